@@ -1,0 +1,2 @@
+"""NumPy twins of fastconv.ops.activation."""
+__all__ = []

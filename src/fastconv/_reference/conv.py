@@ -1,0 +1,2 @@
+"""Float64-exact NumPy twins of fastconv.ops.conv."""
+__all__ = []

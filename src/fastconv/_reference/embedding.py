@@ -1,0 +1,2 @@
+"""NumPy twins of fastconv.ops.embedding."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""NumPy twins of fastconv.ops.optim."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""In-place optimizer updates (SGD, RMSprop, Adam) over large weights."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Max, average and global pooling: argument checks, then the compiled kernels."""
+__all__ = []
