@@ -9,6 +9,10 @@ _LAZY = {
     "Input": ("layers", "Input"),
 }
 
+# Keras-style `fastconv.utils.set_random_seed(...)` after a bare `import fastconv`.
+_SUBMODULES = {"activations", "backend", "callbacks", "datasets", "initializers", "layers",
+               "losses", "metrics", "models", "optimizers", "saving", "utils"}
+
 
 def __getattr__(name):
     # Models and layers load on first use so `import fastconv` stays fast.
@@ -19,6 +23,10 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f".{module}", __name__), attr)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'fastconv' has no attribute {name!r}")
 
 

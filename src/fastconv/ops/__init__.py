@@ -5,12 +5,13 @@ C-contiguous in the promoted float dtype, allocates (or checks) outputs and call
 fastconv._ext with the GIL released. `fastconv._reference` has a NumPy twin of each, same
 names and signatures.
 """
+# Keep the submodules: `embedding` the function shadows `embedding` the module below.
+from . import conv, pooling, embedding, activation, optim  # noqa: E402
+_MODULES = (conv, pooling, embedding, activation, optim)
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
-from . import conv, pooling, embedding, activation, optim
 
-__all__ = [*conv.__all__, *pooling.__all__, *embedding.__all__, *activation.__all__,
-           *optim.__all__]
+__all__ = [name for module in _MODULES for name in module.__all__]

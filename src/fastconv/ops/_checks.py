@@ -111,3 +111,292 @@ def conv_geometry(length, k, strides, dilation, padding):
         return out_len, dilation * (k - 1), 0
     total = max((out_len - 1) * strides + keff - length, 0)
     return out_len, total // 2, total - total // 2
+
+
+# ---- Conv1D (shared by fastconv.ops.conv and fastconv._reference.conv) ----------------------
+
+CONV_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+
+
+def conv_activation(activation):
+    """The fused activation's name; None means "linear"."""
+    if activation is None:
+        return "linear"
+    if not isinstance(activation, str):
+        raise TypeError(
+            f"Invalid type for argument `activation`. Expected None or one of "
+            f"{list(CONV_ACTIVATIONS)}. Received: activation={activation!r} of type "
+            f"{type(activation).__name__}")
+    if activation not in CONV_ACTIVATIONS:
+        raise ValueError(
+            f"Invalid value for argument `activation`. Expected None or one of "
+            f"{list(CONV_ACTIVATIONS)}. Received: activation={activation!r}")
+    return activation
+
+
+def _no_alias(name, out, inputs):
+    for other_name, other in inputs:
+        if other is not None and isinstance(other, np.ndarray) and np.may_share_memory(out, other):
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected a buffer that does not overlap "
+                f"the inputs. Received: {name} sharing memory with `{other_name}`")
+
+
+def _conv1d_geometry(x, kernel, bias, strides, padding, dilation_rate, groups, extra=()):
+    """Validate a conv1d call; return a namespace with C-contiguous arrays and the geometry."""
+    x = float_array("x", x, 3)
+    kernel = float_array("kernel", kernel, 3)
+    if bias is not None:
+        bias = float_array("bias", bias, 1)
+    strides = single_int("strides", strides)
+    dilation = single_int("dilation_rate", dilation_rate)
+    groups = positive_int("groups", groups)
+    padding = padding_mode(padding)
+    if strides > 1 and dilation > 1:
+        raise ValueError(
+            "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+            f"Received: strides=({strides},) and dilation_rate=({dilation},)")
+    batch, length, channels = x.shape
+    k, cg, filters = kernel.shape
+    if k < 1 or cg < 1 or filters < 1:
+        raise ValueError(
+            "Invalid shape for argument `kernel`. Expected (kernel_size, channels // groups, "
+            f"filters) with every dimension > 0. Received: kernel.shape={kernel.shape}")
+    if channels % groups:
+        raise ValueError(
+            "The number of input channels must be evenly divisible by the number of groups. "
+            f"Received: groups={groups}, but `x` has {channels} channels (x.shape={x.shape})")
+    if filters % groups:
+        raise ValueError(
+            "The number of filters must be evenly divisible by the number of groups. "
+            f"Received: groups={groups}, filters={filters} (kernel.shape={kernel.shape})")
+    if cg * groups != channels:
+        raise ValueError(
+            "Invalid shape for argument `kernel`. Expected kernel.shape[1] == x.shape[2] // "
+            f"groups == {channels // groups}. Received: kernel.shape={kernel.shape}, "
+            f"x.shape={x.shape}, groups={groups}")
+    if bias is not None and bias.shape != (filters,):
+        raise ValueError(
+            f"Invalid shape for argument `bias`. Expected ({filters},) (one value per filter). "
+            f"Received: bias.shape={bias.shape}")
+    out_len, left, right = conv_geometry(length, k, strides, dilation, padding)
+    if out_len <= 0:
+        raise ValueError(
+            "Computed output size would be zero or negative. Received `inputs shape="
+            f"{x.shape}`, `kernel shape={kernel.shape}`, `dilation_rate=[{dilation}]`, "
+            f"`strides=({strides},)`, `padding={padding}`. The dilated kernel spans "
+            f"{dilation * (k - 1) + 1} steps but the padded input has {length + left + right}")
+    dtype = result_dtype(x, kernel, bias, *extra)
+    return dict(
+        x=x, kernel=kernel, bias=bias, strides=strides, dilation=dilation, groups=groups,
+        padding=padding, batch=batch, length=length, channels=channels, k=k, filters=filters,
+        out_len=out_len, left=left, right=right, dtype=dtype)
+
+
+def conv1d_args(x, kernel, bias, strides, padding, dilation_rate, groups, out=None):
+    """Checks for conv1d: arrays made C-contiguous in the promoted dtype, geometry, output."""
+    import types
+
+    g = _conv1d_geometry(x, kernel, bias, strides, padding, dilation_rate, groups)
+    if out is not None:
+        _no_alias("out", out, (("x", x), ("kernel", kernel), ("bias", bias)))
+    g["out"] = check_out("out", out, (g["batch"], g["out_len"], g["filters"]), g["dtype"])
+    for name in ("x", "kernel", "bias"):
+        if g[name] is not None:
+            g[name] = contiguous(g[name], g["dtype"])
+    return types.SimpleNamespace(**g)
+
+
+def conv1d_backward_args(dy, x, kernel, strides, padding, dilation_rate, groups, need_dx, out):
+    """Checks for conv1d_backward; `out` becomes the (dx or None, dkernel, dbias) buffers."""
+    import types
+
+    dy = float_array("dy", dy, 3)
+    g = _conv1d_geometry(x, kernel, None, strides, padding, dilation_rate, groups, extra=(dy,))
+    expected = (g["batch"], g["out_len"], g["filters"])
+    if dy.shape != expected:
+        raise ValueError(
+            f"Invalid shape for argument `dy`. Expected (batch, output steps, filters) = "
+            f"{expected} for x.shape={g['x'].shape}, kernel.shape={g['kernel'].shape}. "
+            f"Received: dy.shape={dy.shape}")
+    if not isinstance(need_dx, (bool, np.bool_)):
+        raise TypeError(f"Invalid type for argument `need_dx`. Expected a bool. "
+                        f"Received: need_dx={need_dx!r} of type {type(need_dx).__name__}")
+    if out is None:
+        out = (None, None, None)
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        raise TypeError(
+            "Invalid type for argument `out`. Expected None or a tuple of 3 buffers "
+            f"(dx, dkernel, dbias), each an array or None. Received: out={out!r}"[:300])
+    shapes = (g["x"].shape, g["kernel"].shape, (g["filters"],))
+    inputs = (("dy", dy), ("x", x), ("kernel", kernel))
+    bufs = []
+    for i, (buf, shape) in enumerate(zip(out, shapes)):
+        if i == 0 and not need_dx:
+            bufs.append(None)
+            continue
+        if buf is not None:
+            _no_alias(f"out[{i}]", buf, inputs + tuple((f"out[{n}]", b) for n, b in
+                                                        enumerate(bufs) if b is not None))
+        bufs.append(check_out(f"out[{i}]", buf, shape, g["dtype"]))
+    g["out"] = tuple(bufs)
+    g["dy"] = contiguous(dy, g["dtype"])
+    for name in ("x", "kernel"):
+        g[name] = contiguous(g[name], g["dtype"])
+    return types.SimpleNamespace(**g)
+
+
+# ---- helpers added for pooling, embedding, activation and optimizer entry points ----
+
+INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+
+
+def no_overlap(name, out, *inputs):
+    """`out` must not share memory with any input (a kernel reads inputs while writing out)."""
+    for a in inputs:
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected a buffer that does not overlap "
+                f"the inputs. Received: {name} sharing memory with an input array")
+
+
+def _shape_list(shape):
+    return "[" + " ".join(str(d) for d in shape) + "]"
+
+
+def pool_geometry(x_shape, pool_size, strides, padding):
+    """Validated (pool_size, strides, padding, S, pad_left) for a (B, T, C) pooling input.
+
+    `strides=None` means `pool_size`. Output length: valid floor((T - P) / s) + 1 (<= 0 raises
+    Keras' "Computed output size would be zero or negative"), same ceil(T / s) with the extra
+    padding cell on the right.
+    """
+    pool_size = single_int("pool_size", pool_size)
+    strides = pool_size if strides is None else single_int("strides", strides)
+    padding = padding_mode(padding, allowed=("valid", "same"))
+    out_len, left, _ = conv_geometry(x_shape[1], pool_size, strides, 1, padding)
+    if out_len <= 0 and padding == "valid":
+        raise ValueError(
+            "Computed output size would be zero or negative. Received: "
+            f"`inputs.shape={_shape_list(x_shape)}`, `pool_size=[{pool_size}]`, "
+            f"`strides=({strides},)`, `padding={padding}`.")
+    return pool_size, strides, padding, max(out_len, 0), left
+
+
+def check_shape(name, a, shape, why=""):
+    if a.shape != tuple(shape):
+        raise ValueError(
+            f"Invalid shape for argument `{name}`. Expected {tuple(shape)}{why}. "
+            f"Received: {name}.shape={a.shape}")
+
+
+def index_array(name, ids):
+    """Integer index array (int32 or int64 kept as is); any other dtype is a TypeError."""
+    if not isinstance(ids, np.ndarray):
+        if not isinstance(ids, (list, tuple)):
+            raise TypeError(
+                f"Invalid type for argument `{name}`. Expected a NumPy array of int32 or int64. "
+                f"Received: {name} of type {type(ids).__name__}")
+        ids = np.asarray(ids)
+        if ids.size == 0:
+            ids = ids.astype(np.int64)
+    if ids.dtype not in INDEX_DTYPES:
+        raise TypeError(
+            f"Invalid dtype for argument `{name}`. Expected int32 or int64. "
+            f"Received: {name}.dtype={ids.dtype}")
+    return ids
+
+
+def index_range(name, ids, n, what):
+    """Raise ValueError naming the first index outside [0, n); ids is already an int array."""
+    if ids.size == 0:
+        return
+    if ids.min() >= 0 and ids.max() < n:
+        return
+    flat = np.flatnonzero((ids < 0) | (ids >= n))[0]
+    pos = tuple(int(i) for i in np.unravel_index(flat, ids.shape))
+    where = ", ".join(str(i) for i in pos)
+    raise ValueError(
+        f"Invalid value for argument `{name}`. Expected indices in [0, {n}) ({what}). "
+        f"Received: {name}[{where}]={int(ids[pos])}")
+
+
+def activation_name(value):
+    if value is None:
+        return "linear"
+    if not isinstance(value, str):
+        raise TypeError(
+            f"Invalid type for argument `activation`. Expected one of {list(ACTIVATIONS)}. "
+            f"Received: activation={value!r} of type {type(value).__name__}")
+    if value not in ACTIVATIONS:
+        raise ValueError(
+            f"Invalid value for argument `activation`. Expected one of {list(ACTIVATIONS)}. "
+            f"Received: activation={value!r}")
+    return value
+
+
+def real_number(name, value, valid=None, expect="a float"):
+    """A Python/NumPy real scalar (not bool, not NaN) as a float; `valid(v)` False -> ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"Invalid type for argument `{name}`. Expected {expect}. "
+            f"Received: {name}={value!r} of type {type(value).__name__}")
+    v = float(value)
+    if v != v or (valid is not None and not valid(v)):
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected {expect}. Received: {name}={value!r}")
+    return v
+
+
+def state_buffer(name, buf, param):
+    """An optimizer slot updated in place: same shape and dtype as `param`, writeable, C-order."""
+    if not isinstance(buf, np.ndarray):
+        raise TypeError(f"Invalid type for argument `{name}`. Expected a NumPy array. "
+                        f"Received: {name} of type {type(buf).__name__}")
+    if buf.shape != param.shape or buf.dtype != param.dtype:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected an array of shape {param.shape} and "
+            f"dtype {param.dtype} (those of `param`). Received: {name}.shape={buf.shape}, "
+            f"{name}.dtype={buf.dtype}")
+    if not (buf.flags.c_contiguous and buf.flags.writeable and buf.flags.aligned):
+        raise ValueError(f"Invalid value for argument `{name}`. Expected a writeable, aligned, "
+                         f"C-contiguous array (it is updated in place). Received: a "
+                         f"non-contiguous, read-only or misaligned array")
+    return buf
+
+
+def kernel_array(a, dtype):
+    """C-contiguous AND aligned array of `dtype` (no copy when `a` already is one).
+
+    np.ascontiguousarray keeps misaligned arrays (a memmap at an odd byte offset, say) as they
+    are; compiled loops may assume element alignment, so those are copied here.
+    """
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a if a.flags.aligned else a.copy()
+
+
+def output(name, out, shape, dtype):
+    """check_out, plus: a caller's buffer must be aligned (kernels write it directly)."""
+    buf = check_out(name, out, shape, dtype)
+    if out is not None and not buf.flags.aligned:
+        raise ValueError(f"Invalid value for argument `{name}`. Expected an aligned array. "
+                         f"Received: a misaligned array")
+    return buf
+
+
+# Below this many array elements touched per thread, waking another OpenMP thread costs more
+# than it saves (tiny pooling / activation calls). Results do not depend on the thread count,
+# so this only moves time; tests lower it to force the threaded path on small inputs.
+MIN_WORK_PER_THREAD = 1 << 15
+
+
+def kernel_threads(work):
+    """Threads for a kernel touching `work` elements: get_num_threads(), fewer for tiny work."""
+    from .._config import get_num_threads
+
+    n = get_num_threads()
+    if n > 1 and work < n * MIN_WORK_PER_THREAD:
+        n = max(1, min(n, work // MIN_WORK_PER_THREAD))
+    return n

@@ -1,0 +1,157 @@
+"""End-to-end speed and memory of the two Keras programs: fastconv vs Keras 3 (JAX, torch).
+
+Each (framework, workload) pair runs in its own process, so import time, peak RSS and thread
+pools are measured independently; the same script body runs on every framework, only the
+imports differ, exactly as a user would switch.
+
+    python bench/e2e.py                      # full table, 3 repeats, all installed peers
+    python bench/e2e.py --quick              # 1 repeat, smaller IMDb slice
+    python bench/e2e.py --frameworks fastconv --workloads stock
+
+The IMDb data comes from fastconv.datasets.imdb (FASTCONV_DATA or ../shared/data) for every
+framework, tokenised once and cached before any timing starts.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FRAMEWORKS = ("fastconv", "keras-jax", "keras-torch")
+WORKLOADS = ("import", "imdb", "stock")
+
+
+def _child(framework, workload, n_train, threads):
+    """Runs inside the child process: import the framework, run one workload, print JSON."""
+    t0 = time.perf_counter()
+    if framework == "fastconv":
+        import fastconv as fw
+        from fastconv.layers import (Conv1D, Dense, Embedding, Flatten, GlobalMaxPooling1D,
+                                     MaxPooling1D)
+        from fastconv.models import Sequential
+        fw.set_num_threads(threads)
+    else:
+        os.environ["KERAS_BACKEND"] = framework.split("-")[1]
+        import keras as fw
+        from keras.layers import (Conv1D, Dense, Embedding, Flatten, GlobalMaxPooling1D,
+                                  MaxPooling1D)
+        from keras.models import Sequential
+        if framework == "keras-torch":
+            import torch
+            torch.set_num_threads(threads)
+    import_s = time.perf_counter() - t0
+    import numpy as np
+    out = {"import_s": import_s}
+    if workload == "imdb":
+        from fastconv.datasets import imdb
+        from fastconv.utils import pad_sequences
+        (xtr, ytr), (xte, yte) = imdb.load_data(num_words=20000)
+        xtr = pad_sequences(xtr[:n_train], maxlen=100)
+        ytr = ytr[:n_train].astype("float32")
+        xte = pad_sequences(xte, maxlen=100)
+        fw.utils.set_random_seed(1)
+        model = Sequential()
+        model.add(Embedding(20000, 128))
+        model.add(Conv1D(32, 7, activation="relu"))
+        model.add(MaxPooling1D(5))
+        model.add(Conv1D(32, 7, activation="relu"))
+        model.add(GlobalMaxPooling1D())
+        model.add(Dense(1, activation="sigmoid"))
+        model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+        model.fit(xtr[:64], ytr[:64], batch_size=32, epochs=1, verbose=0)  # build + compile
+        t = time.perf_counter()
+        model.fit(xtr, ytr, batch_size=32, epochs=1, verbose=0)
+        out["fit_epoch_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        p = model.predict(xte, batch_size=32, verbose=0)
+        out["predict_s"] = time.perf_counter() - t
+        out["test_acc"] = float(np.mean((p[:, 0] > 0.5) == yte))
+    elif workload == "stock":
+        np.random.seed(0)
+        x = np.random.randn(1000, 50, 1)
+        y = (x[:, 1:, 0].mean(axis=1) > x[:, :-1, 0].mean(axis=1)).astype("float64")[:, None]
+        fw.utils.set_random_seed(0)
+        t = time.perf_counter()
+        model = Sequential()
+        model.add(Conv1D(filters=16, kernel_size=5, activation="relu", input_shape=(50, 1)))
+        model.add(MaxPooling1D(4))
+        model.add(Flatten())
+        model.add(Dense(1, activation="sigmoid"))
+        model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["acc"])
+        model.fit(x, y, epochs=10, batch_size=32, verbose=0)
+        out["fit_s"] = time.perf_counter() - t
+    import resource
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("E2E_RESULT " + json.dumps(out))
+
+
+def _run(framework, workload, n_train, threads):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), FASTCONV_NUM_THREADS=str(threads),
+               XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+                         f"intra_op_parallelism_threads={threads}",
+               PYTHONWARNINGS="ignore")
+    cmd = [sys.executable, __file__, "--child", framework, workload, str(n_train), str(threads)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    for line in res.stdout.splitlines():
+        if line.startswith("E2E_RESULT "):
+            return json.loads(line[len("E2E_RESULT "):])
+    sys.stderr.write(f"{framework}/{workload} failed:\n{res.stderr[-2000:]}\n")
+    return None
+
+
+def _installed(framework):
+    if framework == "fastconv":
+        return True
+    mod = "jax" if framework == "keras-jax" else "torch"
+    probe = f"import keras, {mod}"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--quick", action="store_true", help="1 repeat, 5,000 IMDb training reviews")
+    ap.add_argument("--json", help="also write all raw results to this file")
+    args = ap.parse_args(argv)
+    n_train = 5000 if args.quick else 25000
+    repeats = 1 if args.quick else args.repeats
+    frameworks = [f for f in args.frameworks.split(",") if _installed(f)]
+    raw = {}
+    for wl in args.workloads.split(","):
+        for fw in frameworks:
+            runs = [r for r in (_run(fw, "none" if wl == "import" else wl, n_train, args.threads)
+                                for _ in range(repeats)) if r]
+            raw[(fw, wl)] = runs
+    keys = {"import": ["import_s"], "imdb": ["fit_epoch_s", "predict_s", "peak_rss_mb", "test_acc"],
+            "stock": ["fit_s", "peak_rss_mb"]}
+    print(f"\nthreads={args.threads}  repeats={repeats}  imdb train reviews={n_train}  (medians)")
+    print(f"{'workload':<8} {'metric':<13}" + "".join(f"{f:>14}" for f in frameworks)
+          + f"{'fastconv/best':>15}")
+    for wl in args.workloads.split(","):
+        for key in keys[wl]:
+            vals = {}
+            for fw in frameworks:
+                xs = [r[key] for r in raw.get((fw, wl), []) if key in r]
+                vals[fw] = statistics.median(xs) if xs else float("nan")
+            peers = [v for f, v in vals.items() if f != "fastconv" and v == v]
+            ratio = ""
+            if key != "test_acc" and peers and "fastconv" in vals:
+                ratio = f"{vals['fastconv'] / min(peers):.2f}"
+            print(f"{wl:<8} {key:<13}" + "".join(f"{vals[f]:>14.3f}" for f in frameworks)
+                  + f"{ratio:>15}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({f"{k[0]}/{k[1]}": v for k, v in raw.items()}, f, indent=1)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        main()

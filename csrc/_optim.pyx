@@ -1,0 +1,150 @@
+# In-place optimizer updates (SGD, RMSprop, Adam) in one pass over memory.
+#
+# Design note
+# - Layout: param, grad and every slot are flat (N,) C-contiguous arrays of ONE dtype (checked
+#   by fastconv.ops.optim, which also turned the hyper-parameters into the values Keras uses,
+#   e.g. Adam's bias-corrected step alpha, computed in the parameter dtype).
+# - Parallel axis: the flat element index, in blocks of BLOCK elements, schedule static. Every
+#   element is updated from its own values only, so results are bit-identical for any thread
+#   count. One read and one write of each array per step: the update is memory-bound
+#   (bench: `python -m pytest bench/bench_pool.py -k rmsprop`).
+# - Numerics: arithmetic in the parameter dtype with Keras 3's operation order
+#   (keras/src/optimizers/{sgd,rmsprop,adam}.py), so float32 results follow Keras step for step:
+#     SGD      plain p = p - g*lr;  momentum m = m*mu - g*lr, p = p + m;
+#              nesterov m = m*mu - g*lr, p = p + (m*mu - g*lr)
+#     RMSprop  v = rho*v + (1-rho)*(g*g); [centered a = rho*a + (1-rho)*g, den = (v - a*a) + eps]
+#              else den = v + eps; inc = (lr*g) / sqrt(den); [momentum m = mu*m + inc, p = p - m]
+#              else p = p - inc                                      (eps INSIDE the root)
+#     Adam     m = m + (g - m)*(1-b1); v = v + (g*g - v)*(1-b2); [amsgrad vh = max(vh, v), use vh]
+#              p = p - (m*alpha) / (sqrt(v) + eps)                   (eps OUTSIDE the root)
+#   The build uses ISO C mode, where GCC does not contract a*b + c into an FMA, so each
+#   operation rounds exactly as in the NumPy emulation the tests compare against.
+cimport cython
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport sqrt, sqrtf
+
+ctypedef Py_ssize_t isize
+
+cdef enum:
+    BLOCK = 8192
+
+
+cdef inline floating _sqrt(floating v) noexcept nogil:
+    if floating is float:
+        return sqrtf(v)
+    else:
+        return sqrt(v)
+
+
+cdef inline void _sgd_block(floating* p, const floating* g, floating* m, isize n, floating lr,
+                            floating mu, int mode) noexcept nogil:
+    cdef isize i
+    cdef floating mi
+    if mode == 0:
+        for i in range(n):
+            p[i] = p[i] - g[i] * lr
+    elif mode == 1:
+        for i in range(n):
+            mi = m[i] * mu - g[i] * lr
+            m[i] = mi
+            p[i] = p[i] + mi
+    else:
+        for i in range(n):
+            mi = m[i] * mu - g[i] * lr
+            m[i] = mi
+            p[i] = p[i] + (mi * mu - g[i] * lr)
+
+
+def sgd(floating[::1] p, const floating[::1] g, floating[::1] m, double lr, double momentum,
+        int mode, int num_threads):
+    """mode 0: no momentum (m unused), 1: momentum, 2: Nesterov momentum."""
+    cdef isize N = p.shape[0]
+    cdef isize nblk = (N + BLOCK - 1) // BLOCK
+    cdef isize k, i0
+    cdef floating lr_ = <floating>lr, mu_ = <floating>momentum
+    cdef floating* mp = &m[0] if mode != 0 else NULL
+    for k in prange(nblk, nogil=True, schedule="static", num_threads=num_threads):
+        i0 = k * BLOCK
+        _sgd_block(&p[i0], &g[i0], mp + i0 if mode != 0 else NULL, min(BLOCK, N - i0), lr_, mu_,
+                   mode)
+
+
+cdef inline void _rmsprop_block(floating* p, const floating* g, floating* v, floating* m,
+                                floating* a, isize n, floating lr, floating rho, floating omr,
+                                floating eps, floating mu, bint use_mom,
+                                bint centered) noexcept nogil:
+    cdef isize i
+    cdef floating gi, vi, ai, den, inc, mi
+    for i in range(n):
+        gi = g[i]
+        vi = rho * v[i] + omr * (gi * gi)
+        v[i] = vi
+        if centered:
+            ai = rho * a[i] + omr * gi
+            a[i] = ai
+            den = (vi - ai * ai) + eps
+        else:
+            den = vi + eps
+        inc = (lr * gi) / _sqrt(den)
+        if use_mom:
+            mi = mu * m[i] + inc
+            m[i] = mi
+            p[i] = p[i] - mi
+        else:
+            p[i] = p[i] - inc
+
+
+def rmsprop(floating[::1] p, const floating[::1] g, floating[::1] v, floating[::1] m,
+            floating[::1] a, double lr, double rho, double one_minus_rho, double epsilon,
+            double momentum, bint use_momentum, bint centered, int num_threads):
+    """m is used only when use_momentum, a only when centered (pass any array otherwise)."""
+    cdef isize N = p.shape[0]
+    cdef isize nblk = (N + BLOCK - 1) // BLOCK
+    cdef isize k, i0
+    cdef floating lr_ = <floating>lr, rho_ = <floating>rho, omr_ = <floating>one_minus_rho
+    cdef floating eps_ = <floating>epsilon, mu_ = <floating>momentum
+    cdef floating* mp = &m[0] if use_momentum else NULL
+    cdef floating* ap = &a[0] if centered else NULL
+    for k in prange(nblk, nogil=True, schedule="static", num_threads=num_threads):
+        i0 = k * BLOCK
+        _rmsprop_block(&p[i0], &g[i0], &v[i0], mp + i0 if use_momentum else NULL,
+                       ap + i0 if centered else NULL, min(BLOCK, N - i0), lr_, rho_, omr_,
+                       eps_, mu_, use_momentum, centered)
+
+
+cdef inline void _adam_block(floating* p, const floating* g, floating* m, floating* v,
+                             floating* vh, isize n, floating alpha, floating omb1, floating omb2,
+                             floating eps, bint amsgrad) noexcept nogil:
+    cdef isize i
+    cdef floating gi, mi, vi, hi
+    for i in range(n):
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * omb1
+        m[i] = mi
+        vi = v[i] + (gi * gi - v[i]) * omb2
+        v[i] = vi
+        if amsgrad:
+            hi = vh[i]
+            # maximum that propagates NaN from either side, as jnp.maximum does
+            if not (hi > vi or hi != hi):
+                hi = vi
+            vh[i] = hi
+            vi = hi
+        p[i] = p[i] - (mi * alpha) / (_sqrt(vi) + eps)
+
+
+def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
+         floating[::1] vh, double alpha, double one_minus_beta_1, double one_minus_beta_2,
+         double epsilon, bint amsgrad, int num_threads):
+    """alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t), already rounded to the dtype."""
+    cdef isize N = p.shape[0]
+    cdef isize nblk = (N + BLOCK - 1) // BLOCK
+    cdef isize k, i0
+    cdef floating alpha_ = <floating>alpha, omb1 = <floating>one_minus_beta_1
+    cdef floating omb2 = <floating>one_minus_beta_2, eps_ = <floating>epsilon
+    cdef floating* hp = &vh[0] if amsgrad else NULL
+    for k in prange(nblk, nogil=True, schedule="static", num_threads=num_threads):
+        i0 = k * BLOCK
+        _adam_block(&p[i0], &g[i0], &m[i0], &v[i0], hp + i0 if amsgrad else NULL,
+                    min(BLOCK, N - i0), alpha_, omb1, omb2, eps_, amsgrad)

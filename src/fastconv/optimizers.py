@@ -1,0 +1,377 @@
+"""SGD, RMSprop and Adam with Keras 3's formulas, arguments, messages and variable order.
+
+`optimizer.variables` is `[iteration (int32 scalar), learning_rate (float32 scalar), slots...]`
+with slots in Keras' order, so optimizer state moves to and from `.weights.h5` files. Updates run
+in place through `fastconv.ops.{sgd,rmsprop,adam}_update`.
+"""
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from . import _backend
+from .layers.base import Variable, auto_name
+
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "serialize", "deserialize"]
+
+_COMMON_KEYS = ("learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue",
+                "use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+                "gradient_accumulation_steps")
+
+
+class Optimizer:
+    """Base optimizer: clipping, weight decay, the iteration counter and state variables."""
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        if kwargs.pop("decay", None) is not None:
+            warnings.warn("Argument `decay` is no longer supported and will be ignored.",
+                          UserWarning, stacklevel=3)
+        if kwargs:
+            raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        if use_ema:
+            raise ValueError("Invalid value for argument `use_ema`. fastconv supports only "
+                             f"False. Received: use_ema={use_ema}")
+        for arg, val in (("loss_scale_factor", loss_scale_factor),
+                         ("gradient_accumulation_steps", gradient_accumulation_steps)):
+            if val is not None:
+                raise ValueError(f"Invalid value for argument `{arg}`. fastconv supports only "
+                                 f"None. Received: {arg}={val}")
+        if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
+                             "set. "
+                             f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                             f"global_clipnorm={global_clipnorm}")
+        if weight_decay is not None and not isinstance(weight_decay, numbers.Real):
+            raise ValueError("Argument `weight_decay` must be a float. "
+                             f"Received: weight_decay={weight_decay}")
+        self.name = name or auto_name(type(self).__name__)
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.use_ema = False
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        self.loss_scale_factor = None
+        self.gradient_accumulation_steps = None
+        self._lr_schedule = None
+        if callable(learning_rate) and not isinstance(learning_rate, numbers.Real):
+            self._lr_schedule = learning_rate
+            lr0 = 0.0
+        elif isinstance(learning_rate, float) or isinstance(learning_rate, np.floating):
+            lr0 = float(learning_rate)
+        else:
+            raise ValueError(
+                "Argument `learning_rate` should be float, or an instance of "
+                "LearningRateSchedule, or a callable (that takes in the current iteration value "
+                "and returns the corresponding learning rate value). "
+                f"Received instead: learning_rate={learning_rate}")
+        self._iterations = Variable(np.zeros((), dtype=np.int32), "iteration",
+                                    trainable=False, path=f"{self.name}/iteration")
+        self._learning_rate = Variable(np.asarray(lr0, dtype=np.float32), "learning_rate",
+                                       trainable=False, path=f"{self.name}/learning_rate")
+        self._slots = []
+        self._slot_map = {}
+        self.built = False
+
+    # ---- public state ---------------------------------------------------------------------
+    @property
+    def iterations(self):
+        return self._iterations
+
+    @property
+    def learning_rate(self):
+        if self._lr_schedule is not None:
+            return float(self._lr_schedule(int(self._iterations.value)))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if callable(value) and not isinstance(value, numbers.Real):
+            self._lr_schedule = value
+            return
+        self._lr_schedule = None
+        self._learning_rate.assign(np.asarray(float(np.asarray(value)), dtype=np.float32))
+
+    def _current_lr(self):
+        if self._lr_schedule is not None:
+            return float(self._lr_schedule(int(self._iterations.value)))
+        return float(self._learning_rate.value)
+
+    @property
+    def variables(self):
+        return [self._iterations, self._learning_rate] + list(self._slots)
+
+    # ---- building ---------------------------------------------------------------------------
+    def _slot_names(self):
+        """Per-variable slot kinds, in Keras' creation order (see subclasses)."""
+        return []
+
+    def _add_slot(self, var, kind):
+        base = var.name
+        slot = Variable(np.zeros(var.shape, dtype=var.dtype), f"{base}_{kind}",
+                        trainable=False, path=f"{self.name}/{base}_{kind}")
+        self._slots.append(slot)
+        self._slot_map[(id(var), kind)] = slot
+        return slot
+
+    def build(self, var_list):
+        """Create the slot variables for `var_list` (model trainable weights, in order)."""
+        if self.built:
+            return
+        self._var_ids = [id(v) for v in var_list]
+        self._build_slots(list(var_list))
+        self.built = True
+
+    def _build_slots(self, var_list):
+        pass
+
+    def _slot(self, var, kind):
+        return self._slot_map.get((id(var), kind))
+
+    # ---- stepping ---------------------------------------------------------------------------
+    def _clip(self, grads):
+        if self.clipvalue is not None:
+            c = float(self.clipvalue)
+            return [np.clip(g, -c, c) for g in grads]
+        if self.clipnorm is not None:
+            out = []
+            for g in grads:
+                n = float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))
+                out.append(g * (self.clipnorm / n) if n > self.clipnorm else g)
+            return out
+        if self.global_clipnorm is not None:
+            n = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+            if n > self.global_clipnorm:
+                return [g * (self.global_clipnorm / n) for g in grads]
+        return grads
+
+    def apply_gradients(self, grads_and_vars):
+        grads, variables = zip(*grads_and_vars)
+        self.apply(list(grads), list(variables))
+
+    def apply(self, grads, trainable_variables):
+        """One optimizer step: clip -> weight decay -> update rule -> iterations += 1."""
+        if not self.built:
+            self.build(trainable_variables)
+        if len(grads) != len(trainable_variables):
+            raise ValueError(
+                "Invalid value for argument `grads`. Expected one gradient per variable. "
+                f"Received: {len(grads)} gradients for {len(trainable_variables)} variables")
+        grads = self._clip(grads)
+        lr = self._current_lr()
+        if self.weight_decay:
+            for v in trainable_variables:
+                v.value[...] -= v.value * v.value.dtype.type(self.weight_decay * lr)
+        for g, v in zip(grads, trainable_variables):
+            if g is None:
+                continue
+            if (id(v), "_known") not in self._slot_map and id(v) not in self._var_ids:
+                raise KeyError(f"The optimizer cannot recognize variable {v.path}. This usually "
+                               "means you are trying to call the optimizer to update different "
+                               "parts of the model separately.")
+            g = np.ascontiguousarray(g, dtype=v.value.dtype)
+            self._update(v, g, lr)
+        self._iterations.value[...] = self._iterations.value + 1
+
+    def _update(self, var, grad, lr):
+        raise NotImplementedError
+
+    # ---- config -----------------------------------------------------------------------------
+    def get_config(self):
+        lr = self._lr_schedule if self._lr_schedule is not None else \
+            float(self._learning_rate.value)
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
+                "clipvalue": self.clipvalue, "use_ema": False, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), (int, np.integer)):
+            config["learning_rate"] = float(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, learning_rate={self._current_lr():g}>"
+
+
+def _check_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"Invalid value for argument `{name}`. Expected a float. "
+                         f"Received: {name}={value!r}")
+    return float(value)
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum.
+
+    `m <- momentum*m - lr*g`; `p += m` (or `p += momentum*m - lr*g` with Nesterov); plain
+    `p -= lr*g` when momentum is 0.
+
+    Example:
+    >>> from fastconv.optimizers import SGD
+    >>> SGD(learning_rate=0.1, momentum=0.9).get_config()["momentum"]
+    0.9
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name="SGD", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=None if name == "SGD" else name,
+                         weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+        if isinstance(momentum, bool) or not isinstance(momentum, float) or \
+                not 0 <= momentum <= 1:
+            raise ValueError("`momentum` must be a float between [0, 1].")
+        self.momentum = momentum
+        self.nesterov = bool(nesterov)
+
+    def _build_slots(self, var_list):
+        if self.momentum != 0:
+            for v in var_list:
+                self._add_slot(v, "momentum")
+
+    def _update(self, var, grad, lr):
+        _backend.ops.sgd_update(var.value, grad,
+                                None if self.momentum == 0 else self._slot(var, "momentum").value,
+                                lr, momentum=self.momentum, nesterov=self.nesterov)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"momentum": self.momentum, "nesterov": self.nesterov})
+        return config
+
+
+class RMSprop(Optimizer):
+    """RMSprop: `v <- rho*v + (1-rho)*g^2`; `p -= lr*g / sqrt(v + eps)` (epsilon inside the root);
+    `centered` subtracts the squared running mean gradient; `momentum` accumulates increments.
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name="rmsprop",
+                 **kwargs):
+        super().__init__(learning_rate=learning_rate, name=None if name == "rmsprop" else name,
+                         weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+        self.rho = _check_float("rho", rho)
+        self.momentum = _check_float("momentum", momentum)
+        self.epsilon = _check_float("epsilon", epsilon)
+        self.centered = bool(centered)
+
+    def _build_slots(self, var_list):
+        for v in var_list:
+            self._add_slot(v, "velocity")
+        if self.momentum > 0:
+            for v in var_list:
+                self._add_slot(v, "momentum")
+        if self.centered:
+            for v in var_list:
+                self._add_slot(v, "average_gradient")
+
+    def _update(self, var, grad, lr):
+        mom = self._slot(var, "momentum")
+        avg = self._slot(var, "average_gradient")
+        _backend.ops.rmsprop_update(
+            var.value, grad, self._slot(var, "velocity").value, lr, rho=self.rho,
+            epsilon=self.epsilon, momentum_buf=None if mom is None else mom.value,
+            momentum=self.momentum, average_grad=None if avg is None else avg.value)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                       "centered": self.centered})
+        return config
+
+
+class Adam(Optimizer):
+    """Adam: `alpha = lr*sqrt(1-b2^t)/(1-b1^t)`; `p -= alpha*m / (sqrt(v) + eps)` (epsilon
+    outside the root, not bias-corrected); `amsgrad` uses the running max of v.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name="adam", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=None if name == "adam" else name,
+                         weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, use_ema=use_ema,
+                         ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
+                         loss_scale_factor=loss_scale_factor,
+                         gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+        self.beta_1 = _check_float("beta_1", beta_1)
+        self.beta_2 = _check_float("beta_2", beta_2)
+        self.epsilon = _check_float("epsilon", epsilon)
+        self.amsgrad = bool(amsgrad)
+
+    def _build_slots(self, var_list):
+        for v in var_list:
+            self._add_slot(v, "momentum")
+            self._add_slot(v, "velocity")
+        if self.amsgrad:
+            for v in var_list:
+                self._add_slot(v, "velocity_hat")
+
+    def _update(self, var, grad, lr):
+        vhat = self._slot(var, "velocity_hat")
+        _backend.ops.adam_update(
+            var.value, grad, self._slot(var, "momentum").value,
+            self._slot(var, "velocity").value, lr, self.beta_1, self.beta_2, self.epsilon,
+            int(self._iterations.value) + 1, vhat=None if vhat is None else vhat.value)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                       "amsgrad": self.amsgrad})
+        return config
+
+
+_CLASSES = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(identifier):
+    """An optimizer from a name (case-insensitive: 'sgd', 'rmsprop', 'adam'), config or instance.
+
+    Raises:
+        ValueError: `Could not interpret optimizer identifier: <x>`.
+
+    Example:
+    >>> from fastconv import optimizers
+    >>> type(optimizers.get("rmsprop")).__name__
+    'RMSprop'
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _CLASSES:
+        return _CLASSES[identifier.lower()]()
+    if isinstance(identifier, dict):
+        name = str(identifier.get("class_name", "")).lower()
+        if name in _CLASSES:
+            return deserialize(identifier)
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier}")
+
+
+def serialize(optimizer):
+    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
+            "config": optimizer.get_config(), "registered_name": None}
+
+
+def deserialize(config, custom_objects=None):
+    name = str(config.get("class_name", "")).lower()
+    if name not in _CLASSES:
+        raise ValueError(f"Could not interpret optimizer identifier: {config}")
+    return _CLASSES[name].from_config(config.get("config") or {})

@@ -1,0 +1,146 @@
+"""Losses (values, clipping, gradients, reduction) and metrics (accuracy resolution)."""
+import numpy as np
+import pytest
+
+from fastconv import losses as Ls
+from fastconv import metrics as M
+
+EPS = 1e-7
+
+
+def _fd_grad(loss, y, p, sw=None, eps=1e-6):
+    g = np.zeros_like(p)
+    for i in np.ndindex(p.shape):
+        old = p[i]
+        p[i] = old + eps
+        fp = float(loss(y, p, sw))
+        p[i] = old - eps
+        fm = float(loss(y, p, sw))
+        p[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+def test_bce_values_clipping_and_gradients(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=(6, 1)).astype(np.float64)
+    p = rng.uniform(0.05, 0.95, size=(6, 1))
+    loss = Ls.BinaryCrossentropy()
+    expect = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert float(loss(y, p)) == pytest.approx(expect, rel=1e-12)
+    value, grad = loss.value_and_grad(y, p)
+    assert value == pytest.approx(expect, rel=1e-12)
+    np.testing.assert_allclose(grad, _fd_grad(loss, y, p.copy()), rtol=1e-6, atol=1e-9)
+    # clipped predictions: value uses eps, gradient is zero where clipped
+    pc = np.array([[0.0], [1.0], [0.5]])
+    yc = np.array([[1.0], [0.0], [1.0]])
+    v, g = loss.value_and_grad(yc, pc)
+    assert v == pytest.approx(-(2 * np.log(EPS) + np.log(0.5)) / 3, rel=1e-9)
+    assert g[0, 0] == 0 and g[1, 0] == 0 and g[2, 0] == pytest.approx(-2 / 3)
+    # y of shape (N,) against output (N, 1) is expanded, not broadcast to (N, N)
+    assert float(loss(y[:, 0], p)) == pytest.approx(expect, rel=1e-12)
+
+
+def test_bce_from_logits_and_label_smoothing(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=(5, 2)).astype(np.float64)
+    z = rng.standard_normal((5, 2)) * 3
+    loss = Ls.BinaryCrossentropy(from_logits=True)
+    s = 1 / (1 + np.exp(-z))
+    expect = np.mean(-(y * np.log(s) + (1 - y) * np.log(1 - s)))
+    assert float(loss(y, z)) == pytest.approx(expect, rel=1e-10)
+    np.testing.assert_allclose(loss.value_and_grad(y, z)[1], _fd_grad(loss, y, z.copy()),
+                               rtol=1e-6, atol=1e-9)
+    smooth = Ls.BinaryCrossentropy(label_smoothing=0.2)
+    p = rng.uniform(0.1, 0.9, size=(5, 2))
+    ys = y * 0.8 + 0.1
+    assert float(smooth(y, p)) == pytest.approx(
+        np.mean(-(ys * np.log(p) + (1 - ys) * np.log(1 - p))), rel=1e-10)
+
+
+def test_categorical_and_sparse(seed):
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.1, 1.0, size=(4, 3))
+    labels = rng.integers(0, 3, size=4)
+    onehot = np.eye(3)[labels]
+    q = p / p.sum(-1, keepdims=True)
+    expect = np.mean(-np.log(q[np.arange(4), labels]))
+    cce, scce = Ls.CategoricalCrossentropy(), Ls.SparseCategoricalCrossentropy()
+    assert float(cce(onehot, p)) == pytest.approx(expect, rel=1e-12)
+    assert float(scce(labels, p)) == pytest.approx(expect, rel=1e-12)
+    assert float(scce(labels[:, None], p)) == pytest.approx(expect, rel=1e-12)
+    np.testing.assert_allclose(cce.value_and_grad(onehot, p)[1], _fd_grad(cce, onehot, p.copy()),
+                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(scce.value_and_grad(labels, p)[1], _fd_grad(scce, labels, p.copy()),
+                               rtol=1e-6, atol=1e-9)
+    logits = Ls.CategoricalCrossentropy(from_logits=True)
+    z = rng.standard_normal((4, 3))
+    np.testing.assert_allclose(logits.value_and_grad(onehot, z)[1],
+                               _fd_grad(logits, onehot, z.copy()), rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="must have the same shape"):
+        cce(onehot[:, :2], p)
+
+
+def test_mse_mae_and_reduction_with_sample_weight(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal((5, 2))
+    p = rng.standard_normal((5, 2))
+    w = np.array([1.0, 0.0, 2.0, 0.5, 1.0])
+    mse, mae = Ls.MeanSquaredError(), Ls.MeanAbsoluteError()
+    per = ((y - p) ** 2).mean(-1)
+    # sum_over_batch_size divides by the number of values, not by the sum of weights
+    assert float(mse(y, p, w)) == pytest.approx((per * w).sum() / 5, rel=1e-12)
+    assert float(mae(y, p)) == pytest.approx(np.abs(y - p).mean(), rel=1e-12)
+    np.testing.assert_allclose(mse.value_and_grad(y, p, w)[1], _fd_grad(mse, y, p.copy(), w),
+                               rtol=1e-6, atol=1e-9)
+    assert float(Ls.MeanSquaredError(reduction="sum")(y, p)) == pytest.approx(per.sum())
+
+
+def test_loss_identifiers():
+    assert isinstance(Ls.get("binary_crossentropy"), Ls.BinaryCrossentropy)
+    for alias, cls in (("bce", Ls.BinaryCrossentropy), ("BCE", Ls.BinaryCrossentropy),
+                       ("mse", Ls.MeanSquaredError), ("MAE", Ls.MeanAbsoluteError),
+                       ("kld", Ls.KLDivergence), ("mape", Ls.MeanAbsolutePercentageError)):
+        assert isinstance(Ls.get(alias), cls)
+    with pytest.raises(ValueError, match="^Could not interpret loss identifier: nope$"):
+        Ls.get("nope")
+    assert Ls.BinaryCrossentropy().get_config() == {
+        "name": "binary_crossentropy", "reduction": "sum_over_batch_size", "from_logits": False,
+        "label_smoothing": 0.0, "axis": -1}
+    assert Ls.resolve_crossentropy(np.zeros((3, 1)), np.zeros((3, 1))) is Ls.BinaryCrossentropy
+    sparse = Ls.resolve_crossentropy(np.zeros(3), np.zeros((3, 4)))
+    assert sparse is Ls.SparseCategoricalCrossentropy
+    assert Ls.resolve_crossentropy(np.zeros((3, 4)), np.zeros((3, 4))) is Ls.CategoricalCrossentropy
+
+
+def test_accuracy_resolution_and_thresholds():
+    yb, pb = np.array([1.0, 0.0, 1.0, 0.0]), np.array([[0.5], [0.2], [0.51], [0.9]])
+    m = M.resolve("acc", yb, pb)
+    assert type(m) is M.BinaryAccuracy and m.name == "acc"
+    m.update_state(yb, pb)
+    assert m.result() == 0.5  # 0.5 is not > 0.5
+    assert type(M.resolve("Accuracy", np.zeros(4), np.zeros((4, 3)))) is M.SparseCategoricalAccuracy
+    assert type(M.resolve("accuracy", np.zeros((4, 1)), np.zeros((4, 3)))) is \
+        M.SparseCategoricalAccuracy
+    assert type(M.resolve("ACC", np.zeros((4, 3)), np.zeros((4, 3)))) is M.CategoricalAccuracy
+    named = M.resolve("binary_accuracy", yb, pb)
+    assert type(named) is M.BinaryAccuracy and named.name == "binary_accuracy"
+    mse = M.resolve("mse", yb, pb)
+    assert mse.name == "mse"
+    mse.update_state(yb, pb)
+    assert mse.result() == pytest.approx(np.float32(np.mean((yb - pb[:, 0]) ** 2)), rel=1e-6)
+    with pytest.raises(ValueError, match="^Could not interpret metric identifier: nope$"):
+        M.get("nope")
+
+
+def test_metric_state_accumulates_and_resets():
+    m = M.SparseCategoricalAccuracy()
+    m.update_state(np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]]))
+    m.update_state(np.array([1]), np.array([[0.1, 0.9]]))
+    assert m.result() == pytest.approx(2 / 3, rel=1e-6)
+    assert m.result() == float(np.float32(2 / 3))
+    m.reset_state()
+    assert m.result() == 0.0
+    c = M.CategoricalAccuracy()
+    c.update_state(np.eye(3), np.eye(3)[[0, 2, 2]])
+    assert c.result() == pytest.approx(2 / 3, rel=1e-6)
