@@ -88,4 +88,6 @@ def _extensions():
                      compile_time_env={"FASTCONV_OPENMP": bool(omp[0])})
 
 
-setup(ext_modules=_extensions(), package_data={"fastconv": ["py.typed"]})
+# An sdist only ships csrc/ (MANIFEST.in); translating the Cython sources is the wheel's job.
+_SOURCE_ONLY = any(cmd in sys.argv for cmd in ("sdist", "egg_info", "dist_info"))
+setup(ext_modules=[] if _SOURCE_ONLY else _extensions(), package_data={"fastconv": ["py.typed"]})

@@ -7,21 +7,28 @@ Design note.
   ops.py has already checked dtypes (all arrays share one float dtype), shapes, geometry
   (S >= 1, stride and dilation not both > 1, groups dividing C and F), made inputs C-contiguous
   and allocated or validated the outputs. Nothing here raises for user errors.
-- Arithmetic lives in conv_kernels.h (plain C): forward is, per group and block of NR filters, a
-  sum over taps of GEMMs whose A operand is x itself read with row stride strides*C (no im2col);
-  a 6 x NR register block of outputs is accumulated over taps then channels. The input gradient
-  is the same micro-kernel over dy with the kernel transposed. AVX2+FMA variants are picked at
-  import when the CPU has them (fc_conv_select), otherwise portable C.
-- Parallelism: forward and input gradient run prange over the batch; each thread writes only its
-  own batch items. The kernel gradient splits the (tap, group, channel block, filter block)
-  output tiles into contiguous static ranges, one per thread; each tile is summed over batch and
-  steps in ascending order by its owner alone. The bias gradient gives each thread whole blocks
-  of filters. No shared accumulator, no reduction clause, no atomics: every output element is
+- Arithmetic lives in conv_kernels.h / conv_impl.h (plain C). Forward: per group and block of NR
+  filters (16 float32 / 8 float64), a sum over taps of GEMMs whose A operand is x itself read
+  with row stride strides*C (no im2col); a 6 x NR register block of outputs accumulates taps then
+  channels, over a kernel panel packed per call (the size of the kernel). Rows that touch the
+  zero padding take a one-row kernel over their valid taps only. Input gradient: the same
+  micro-kernel over dy with the kernel transposed (taps walked backwards; with strides > 1 the
+  rows are grouped by phase); groups narrower than 4 channels use per-element dot products over
+  (tap, filter) instead. Kernel gradient: x^T dy per tap, 6 channels x NR filters per register
+  block, over dy and x rows copied per chunk into small contiguous panels (power-of-two row
+  strides would otherwise thrash L1). AVX2+FMA variants are chosen at import when the CPU has
+  them (fc_conv_select, never -march=native), else portable C with 16-byte vector types.
+- Parallelism: forward runs prange over the batch; each thread writes only its own batch items.
+  The backward is one parallel region in which each thread takes a contiguous static share of
+  (1) batch items for dx, (2) the (tap, group, filter block, channel block) kernel-gradient tiles,
+  each summed over batch and steps in ascending order by its owner alone, and (3) blocks of 64
+  filters for the bias gradient. No shared accumulator, no reduction clause, no atomics: every output element is
   computed by the same instruction sequence whatever the thread count, so results are bitwise
-  identical for 1..N threads (tests/test_conv_threads.py).
+  identical for 1..N threads (tests/test_conv_threads.py). ops.py lowers the thread count for
+  small calls, which therefore cannot change results either.
 - Numerics: float32 accumulates in float32 (FMA on AVX2), float64 in float64; the bias gradient
-  accumulates in double for both. Packed kernel panels are small per-call buffers (size of the
-  kernel); no per-call allocation scales with the batch.
+  accumulates in double for both. No per-call allocation grows with the batch: packed kernel
+  panels are the size of the kernel, kernel-gradient panels about 256 KiB per thread.
 """
 cimport cython
 from cython cimport floating
@@ -161,81 +168,78 @@ def conv1d_forward(const floating[:, :, ::1] x, const floating[:, :, ::1] kernel
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-def conv1d_backward_input(const floating[:, :, ::1] dy, const floating[:, :, ::1] kernel,
-                          floating[:, :, ::1] dx, int strides, int dilation, int left,
-                          int groups, int num_threads):
-    """dx = the input gradient of conv1d for output gradient dy."""
-    cdef int batch = dx.shape[0], tlen = dx.shape[1], cin = dx.shape[2]
-    cdef int k = kernel.shape[0], cg = kernel.shape[1], fout = kernel.shape[2]
-    cdef int slen = dy.shape[1]
-    cdef int b
-    cdef int chunk = _chunk(<ptrdiff_t>fout + strides * cin, sizeof(floating))
-    cdef floating[::1] wtp
-    if floating is float:
-        wtp = np.empty(fc_conv_pack_bwd_size_f(k, cg, fout, groups), dtype=np.float32)
-    else:
-        wtp = np.empty(fc_conv_pack_bwd_size_d(k, cg, fout, groups), dtype=np.float64)
-    if batch == 0:
-        return
-    with nogil:
-        if floating is float:
-            fc_conv_pack_bwd_f(&kernel[0, 0, 0], k, cg, fout, groups, &wtp[0])
-        else:
-            fc_conv_pack_bwd_d(&kernel[0, 0, 0], k, cg, fout, groups, &wtp[0])
-        for b in prange(batch, schedule="static", num_threads=num_threads):
-            if floating is float:
-                fc_conv_bwdx_item_f(&dy[b, 0, 0], slen, fout, &kernel[0, 0, 0], &wtp[0],
-                                    &dx[b, 0, 0], tlen, cin,
-                                    k, strides, dilation, left, groups, chunk)
-            else:
-                fc_conv_bwdx_item_d(&dy[b, 0, 0], slen, fout, &kernel[0, 0, 0], &wtp[0],
-                                    &dx[b, 0, 0], tlen, cin,
-                                    k, strides, dilation, left, groups, chunk)
+def conv1d_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
+                    const floating[:, :, ::1] kernel, dx_out, floating[:, :, ::1] dkernel,
+                    floating[::1] dbias, int strides, int dilation, int left, int groups,
+                    int num_threads):
+    """dx (unless `dx_out` is None), dkernel and dbias of conv1d for output gradient dy, all
+    fully overwritten, in one parallel region (one fork/join instead of three).
 
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def conv1d_backward_weight(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
-                           floating[:, :, ::1] dkernel, floating[::1] dbias, int strides,
-                           int dilation, int left, int groups, int num_threads):
-    """dkernel and dbias of conv1d for output gradient dy (both fully overwritten)."""
+    `dx_out` is None (input gradient skipped) or a (B, T, C) array. Each thread takes a static
+    share of the batch items for dx, of the kernel-gradient tiles and of the bias blocks; the
+    shares are disjoint outputs, so no barrier is needed between them.
+    """
     cdef int batch = x.shape[0], tlen = x.shape[1], cin = x.shape[2]
-    cdef int k = dkernel.shape[0], cg = dkernel.shape[1], fout = dkernel.shape[2]
+    cdef int k = kernel.shape[0], cg = kernel.shape[1], fout = kernel.shape[2]
     cdef int slen = dy.shape[1]
     cdef int fg = fout // groups
     cdef int mr = fc_conv_mr_dw()
     cdef int nr = fc_conv_nr_f() if floating is float else fc_conv_nr_d()
     cdef long ntasks = <long>k * groups * ((cg + mr - 1) // mr) * ((fg + nr - 1) // nr)
     cdef int nblocks = (fout + _COLSUM_BLOCK - 1) // _COLSUM_BLOCK
-    cdef int nthreads, tid, i, chunk
-    cdef long lo, hi
-    chunk = _DW_CHUNK_ROWS
-    nthreads = 1
-    tid = 0
-    lo = 0
-    hi = 0
+    cdef int chunk_x = _chunk(<ptrdiff_t>fout + strides * cin, sizeof(floating))
+    cdef int nthreads = 1, tid = 0, b = 0, i = 0
+    cdef long lo = 0, hi = 0
+    cdef bint need_dx = dx_out is not None
+    cdef floating[:, :, ::1] dx
+    cdef floating *dxp = NULL
+    cdef floating[::1] wtp
+    if floating is float:
+        wtp = np.empty(fc_conv_pack_bwd_size_f(k, cg, fout, groups), dtype=np.float32)
+    else:
+        wtp = np.empty(fc_conv_pack_bwd_size_d(k, cg, fout, groups), dtype=np.float64)
     if batch == 0:
         dkernel[...] = 0
         dbias[...] = 0
         return
-    with nogil, parallel(num_threads=num_threads):
-        # static split of the output tiles: thread tid owns tiles [lo, hi)
-        nthreads = fc_omp_get_num_threads()
-        tid = threadid()
-        lo = ntasks * tid // nthreads
-        hi = ntasks * (tid + 1) // nthreads
-        if floating is float:
-            fc_conv_dw_tasks_f(&x[0, 0, 0], &dy[0, 0, 0], batch, tlen, cin, slen, fout, k,
-                               strides, dilation, left, groups, &dkernel[0, 0, 0], lo, hi, chunk)
-        else:
-            fc_conv_dw_tasks_d(&x[0, 0, 0], &dy[0, 0, 0], batch, tlen, cin, slen, fout, k,
-                               strides, dilation, left, groups, &dkernel[0, 0, 0], lo, hi, chunk)
+    if need_dx:
+        dx = dx_out
+        dxp = &dx[0, 0, 0]
     with nogil:
-        for i in prange(nblocks, schedule="static", num_threads=num_threads):
+        if need_dx:
             if floating is float:
-                fc_conv_colsum_f(&dy[0, 0, 0], <ptrdiff_t>batch * slen, fout, i * _COLSUM_BLOCK,
-                                 min((i + 1) * _COLSUM_BLOCK, fout), &dbias[0])
+                fc_conv_pack_bwd_f(&kernel[0, 0, 0], k, cg, fout, groups, &wtp[0])
             else:
-                fc_conv_colsum_d(&dy[0, 0, 0], <ptrdiff_t>batch * slen, fout, i * _COLSUM_BLOCK,
-                                 min((i + 1) * _COLSUM_BLOCK, fout), &dbias[0])
-
+                fc_conv_pack_bwd_d(&kernel[0, 0, 0], k, cg, fout, groups, &wtp[0])
+        with parallel(num_threads=num_threads):
+            nthreads = fc_omp_get_num_threads()
+            tid = threadid()
+            if need_dx:
+                for b in range(batch * tid // nthreads, batch * (tid + 1) // nthreads):
+                    if floating is float:
+                        fc_conv_bwdx_item_f(&dy[b, 0, 0], slen, fout, &kernel[0, 0, 0], &wtp[0],
+                                            dxp + <ptrdiff_t>b * tlen * cin, tlen, cin, k,
+                                            strides, dilation, left, groups, chunk_x)
+                    else:
+                        fc_conv_bwdx_item_d(&dy[b, 0, 0], slen, fout, &kernel[0, 0, 0], &wtp[0],
+                                            dxp + <ptrdiff_t>b * tlen * cin, tlen, cin, k,
+                                            strides, dilation, left, groups, chunk_x)
+            lo = ntasks * tid // nthreads
+            hi = ntasks * (tid + 1) // nthreads
+            if floating is float:
+                fc_conv_dw_tasks_f(&x[0, 0, 0], &dy[0, 0, 0], batch, tlen, cin, slen, fout, k,
+                                   strides, dilation, left, groups, &dkernel[0, 0, 0], lo, hi,
+                                   _DW_CHUNK_ROWS)
+            else:
+                fc_conv_dw_tasks_d(&x[0, 0, 0], &dy[0, 0, 0], batch, tlen, cin, slen, fout, k,
+                                   strides, dilation, left, groups, &dkernel[0, 0, 0], lo, hi,
+                                   _DW_CHUNK_ROWS)
+            for i in range(nblocks * tid // nthreads, nblocks * (tid + 1) // nthreads):
+                if floating is float:
+                    fc_conv_colsum_f(&dy[0, 0, 0], <ptrdiff_t>batch * slen, fout,
+                                     i * _COLSUM_BLOCK, min((i + 1) * _COLSUM_BLOCK, fout),
+                                     &dbias[0])
+                else:
+                    fc_conv_colsum_d(&dy[0, 0, 0], <ptrdiff_t>batch * slen, fout,
+                                     i * _COLSUM_BLOCK, min((i + 1) * _COLSUM_BLOCK, fout),
+                                     &dbias[0])

@@ -6,8 +6,8 @@
 # - Parallel axis: each prange task owns a disjoint block of OUTPUT elements
 #     forward pools            task = one output row y[b, s, :]        (B*S tasks)
 #     average-pool backward    task = one input-gradient row dx[b, t, :] (gathers over windows)
-#     max-pool backward        task = dx[b, :, c0:c1] (a sample and a channel block), because
-#                              overlapping windows scatter into the same dx cells
+#     max-pool backward        task = one sample dx[b] (overlapping windows scatter into the
+#                              same dx cells, so a task must own all windows of its rows)
 #     global pools             task = one sample b
 #   A task writes only what it owns and sums in a fixed order (window cells / windows ascending),
 #   so results are bit-identical for any thread count. No shared accumulators, no atomics.
@@ -17,14 +17,18 @@
 #   -inf), average divides by the number of real cells. NaN: a max window holding a NaN yields
 #   NaN and its gradient goes to the FIRST NaN of the window; otherwise to the FIRST maximum.
 #   Average and global sums add cells in ascending time order in the array dtype.
+# - The max-pool inner loops live in pool_kernels.h, built for AVX2 and for baseline x86-64 and
+#   picked when the module loads (GCC target_clones); compares, selects and adds only, so both
+#   variants give the same bits. Bench: python -m pytest bench/bench_pool.py --benchmark-only
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.string cimport memset
 
 ctypedef Py_ssize_t isize
 
-# Channel block of one max-pool backward task: small enough to give 2-8 threads work on
-# (B=32, C=32), large enough that a task is not dominated by loop overhead.
+# Channels handled together by the max-pool backward: the per-window scratch (maximum and
+# undelivered gradient) lives on the stack in blocks of this many channels.
 cdef enum:
     CBLOCK = 32
 
@@ -52,21 +56,23 @@ cdef inline void _argmax_block(const floating* x, isize C, isize t0, isize t1, i
             idx[c] = <int>t if take else k
 
 
+cdef extern from "pool_kernels.h" nogil:
+    void fc_max_row_f32(const float* x, float* y, isize t0, isize t1, isize C, isize n)
+    void fc_max_row_f64(const double* x, double* y, isize t0, isize t1, isize C, isize n)
+    void fc_give_first_match_f32(const float* x, const float* m, float* rem, float* dx,
+                                 isize t0, isize t1, isize C, isize n, int nan_rule)
+    void fc_give_first_match_f64(const double* x, const double* m, double* rem, double* dx,
+                                 isize t0, isize t1, isize C, isize n, int nan_rule)
+
+
 cdef inline void _max_row(const floating* x, floating* y, isize t0, isize t1, isize C,
                           isize n) noexcept nogil:
-    """y[c] = max over steps t0..t1-1 of x[t*C + c], c < n; NaN if any cell is NaN."""
-    cdef isize t, c
-    cdef const floating* xr = x + t0 * C
-    cdef floating v, cur
-    for c in range(n):
-        y[c] = xr[c]
-    for t in range(t0 + 1, t1):
-        xr = x + t * C
-        for c in range(n):
-            v = xr[c]
-            cur = y[c]
-            # branch-free NaN-propagating maximum (vectorizes; random data never mispredicts)
-            y[c] = v if (v > cur) | (v != v) else cur
+    """y[c] = max over steps t0..t1-1 of x[t*C + c], c < n; NaN if any cell is NaN.
+    (csrc/pool_kernels.h: AVX2 or baseline variant chosen at load time.)"""
+    if floating is float:
+        fc_max_row_f32(x, y, t0, t1, C, n)
+    else:
+        fc_max_row_f64(x, y, t0, t1, C, n)
 
 
 cdef inline void _sum_rows(const floating* x, floating* y, isize t0, isize t1,
@@ -98,57 +104,51 @@ def max_pool_forward(const floating[:, :, ::1] x, floating[:, :, ::1] y, int poo
         _max_row(&x[b, 0, 0], &y[b, s, 0], max(start, 0), min(start + pool, T), C, C)
 
 
+cdef inline void _give_first_match(const floating* x, const floating* m, floating* rem,
+                                   floating* dx, isize t0, isize t1, isize C, isize n,
+                                   bint nan_rule) noexcept nogil:
+    """The first cell of each channel equal to m[c] (first NaN if m[c] is NaN) gets rem[c]."""
+    if floating is float:
+        fc_give_first_match_f32(x, m, rem, dx, t0, t1, C, n, nan_rule)
+    else:
+        fc_give_first_match_f64(x, m, rem, dx, t0, t1, C, n, nan_rule)
+
+
 cdef inline void _max_back_block(const floating* x, const floating* dy, floating* dx, isize T,
                                  isize S, isize C, isize c0, isize c1, int pool, int stride,
                                  int pad_left) noexcept nogil:
     # Per window: m = the window maximum (NaN if any), then one pass over the window's cells
-    # sends dy to the first cell equal to m (the first NaN when m is NaN). Only elementwise
-    # compares and selects, so every loop vectorizes; overlapping windows add up in s order.
-    cdef isize t, s, c, start, t0, t1, n = c1 - c0
+    # hands dy to the first cell equal to m (to the first NaN when m is NaN). Overlapping
+    # windows add up in ascending s order.
+    cdef isize s, c, start, t0, t1, n = c1 - c0
     cdef floating m[CBLOCK]
-    cdef floating found[CBLOCK]
-    cdef const floating* xr
+    cdef floating rem[CBLOCK]
     cdef const floating* g
-    cdef floating* dr
-    cdef floating v, mc, gc, f
-    cdef bint hit
-    for t in range(T):
-        dr = dx + t * C + c0
-        for c in range(n):
-            dr[c] = 0
+    cdef bint any_nan
     for s in range(S):
         start = s * stride - pad_left
         t0 = max(start, 0)
         t1 = min(start + pool, T)
         _max_row(x + c0, m, t0, t1, C, n)
         g = dy + s * C + c0
+        any_nan = False
         for c in range(n):
-            found[c] = 0
-        for t in range(t0, t1):
-            xr = x + t * C + c0
-            dr = dx + t * C + c0
-            for c in range(n):
-                # load everything first: conditional loads would block vectorization
-                v = xr[c]
-                mc = m[c]
-                gc = g[c]
-                f = found[c]
-                hit = ((v == mc) | ((v != v) & (mc != mc))) & (f == 0)
-                dr[c] = dr[c] + (gc if hit else 0)
-                found[c] = 1 if hit else f
+            rem[c] = g[c]
+            any_nan = any_nan | (m[c] != m[c])
+        _give_first_match(x + c0, m, rem, dx + c0, t0, t1, C, n, any_nan)
 
 
 def max_pool_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
                       floating[:, :, ::1] dx, int pool, int stride, int pad_left,
                       int num_threads):
     cdef isize B = x.shape[0], T = x.shape[1], C = x.shape[2], S = dy.shape[1]
-    cdef isize nblk = (C + CBLOCK - 1) // CBLOCK
-    cdef isize task, b, j
-    for task in prange(B * nblk, nogil=True, schedule="static", num_threads=num_threads):
-        b = task // nblk
-        j = task - b * nblk
-        _max_back_block(&x[b, 0, 0], &dy[b, 0, 0], &dx[b, 0, 0], T, S, C, j * CBLOCK,
-                        min((j + 1) * CBLOCK, C), pool, stride, pad_left)
+    cdef isize b, j
+    for b in prange(B, nogil=True, schedule="static", num_threads=num_threads):
+        # zero the sample's whole gradient at once, then scatter block by block
+        memset(&dx[b, 0, 0], 0, T * C * sizeof(floating))
+        for j in range((C + CBLOCK - 1) // CBLOCK):
+            _max_back_block(&x[b, 0, 0], &dy[b, 0, 0], &dx[b, 0, 0], T, S, C, j * CBLOCK,
+                            min((j + 1) * CBLOCK, C), pool, stride, pad_left)
 
 
 def average_pool_forward(const floating[:, :, ::1] x, floating[:, :, ::1] y, int pool,

@@ -15,7 +15,8 @@
 #define FC_MR_DW 6  /* channels per register block (kernel gradient) */
 
 /* ---- register-blocked micro-kernels -----------------------------------------------------------
- * acc[r][v] = init[v] + sum_{i < ntaps} sum_{k < depth} a[r*a_row + i*a_tap + k] * b[i*b_tap + k*NR + v]
+ * acc[r][v] = init[v]
+ *             + sum_{i < ntaps} sum_{k < depth} a[r*a_row + i*a_tap + k] * b[i*b_tap + k*NR + v]
  * then c[r*ldc + v] = acc[r][v] for v < nr. `a` is x (forward) or dy (input gradient) read in
  * place: no im2col copy. `b` is a packed kernel panel (NR filters per channel row).
  */
@@ -170,6 +171,37 @@ FC_ATTR static void FC_FN(mk_dw1)(const FC_T *xa, ptrdiff_t x_row, const FC_T *d
     VSTORE(dw, c0); VSTORE(dw + VW, c1);
 }
 
+/* sum over taps i < ntaps and filters f < nf of dr[i*dr_step + f] * wr[i*wr_step + f]: NR lanes
+ * accumulate taps ascending, full filter blocks ascending (a scalar takes the filters past the
+ * last full block), then the lanes are folded in halves (16 -> 8 -> ... -> 1) and the scalar added.
+ */
+FC_ATTR static inline FC_T FC_FN(dot_taps)(const FC_T *dr, ptrdiff_t dr_step, const FC_T *wr,
+                                           ptrdiff_t wr_step, int ntaps, int nf)
+{
+    const int nfull = nf - nf % FC_NR;
+    VT c0 = VZERO(), c1 = VZERO();
+    FC_T rest = 0;
+    for (int i = 0; i < ntaps; i++, dr += dr_step, wr += wr_step) {
+        for (int f0 = 0; f0 < nfull; f0 += FC_NR) {
+            c0 = VFMA(VLOAD(dr + f0), VLOAD(wr + f0), c0);
+            c1 = VFMA(VLOAD(dr + f0 + VW), VLOAD(wr + f0 + VW), c1);
+        }
+        for (int f = nfull; f < nf; f++) rest += dr[f] * wr[f];
+    }
+#if FC_IS_DOUBLE
+    __m256d h4 = _mm256_add_pd(c0, c1);
+    __m128d h2 = _mm_add_pd(_mm256_castpd256_pd128(h4), _mm256_extractf128_pd(h4, 1));
+    __m128d h1 = _mm_add_sd(h2, _mm_unpackhi_pd(h2, h2));
+    return _mm_cvtsd_f64(h1) + rest;
+#else
+    __m256 h8 = _mm256_add_ps(c0, c1);
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
+    return _mm_cvtss_f32(h1) + rest;
+#endif
+}
+
 #undef VT
 #undef VLOAD
 #undef VSTORE
@@ -178,86 +210,126 @@ FC_ATTR static void FC_FN(mk_dw1)(const FC_T *xa, ptrdiff_t x_row, const FC_T *d
 #undef VZERO
 #undef VW
 
-#else /* portable C: the compiler vectorises the v loops for the baseline ISA */
+#else /* portable C with GCC/clang vector types (16-byte vectors: SSE2 on x86-64, NEON on arm64) */
+
+typedef FC_T FC_FN(vec) __attribute__((vector_size(16)));
+#define GV FC_FN(vec)
+#define GW ((int)(16 / sizeof(FC_T)))   /* lanes per vector */
+#define GN (FC_NR / GW)                 /* vectors per panel row */
+
+static inline GV FC_FN(gload)(const FC_T *p) { GV v; memcpy(&v, p, sizeof v); return v; }
 
 FC_ATTR static void FC_FN(mk_rows)(const FC_T *a, ptrdiff_t a_row, ptrdiff_t a_tap, int ntaps,
                                    int depth, const FC_T *b, ptrdiff_t b_tap, const FC_T *init,
                                    FC_T *c, ptrdiff_t ldc, int nr)
 {
-    FC_T acc[FC_MR][FC_NR];
-    for (int r = 0; r < FC_MR; r++)
-        for (int v = 0; v < FC_NR; v++) acc[r][v] = init ? init[v] : (FC_T)0;
+    GV acc[FC_MR][GN];
+    for (int q = 0; q < GN; q++) {
+        GV v0 = init ? FC_FN(gload)(init + q * GW) : (GV){0};
+        for (int r = 0; r < FC_MR; r++) acc[r][q] = v0;
+    }
     for (int i = 0; i < ntaps; i++) {
         const FC_T *ai = a + i * a_tap;
         const FC_T *bp = b + i * b_tap;
         for (int k = 0; k < depth; k++, bp += FC_NR) {
+            GV bv[GN];
+            for (int q = 0; q < GN; q++) bv[q] = FC_FN(gload)(bp + q * GW);
             for (int r = 0; r < FC_MR; r++) {
                 const FC_T av = ai[r * a_row + k];
-                for (int v = 0; v < FC_NR; v++) acc[r][v] += av * bp[v];
+                for (int q = 0; q < GN; q++) acc[r][q] += bv[q] * av;
             }
         }
     }
-    for (int r = 0; r < FC_MR; r++)
-        for (int v = 0; v < nr; v++) c[r * ldc + v] = acc[r][v];
+    for (int r = 0; r < FC_MR; r++) {
+        FC_T tmp[FC_NR];
+        memcpy(tmp, acc[r], sizeof tmp);
+        for (int v = 0; v < nr; v++) c[r * ldc + v] = tmp[v];
+    }
 }
 
 FC_ATTR static void FC_FN(mk_row1)(const FC_T *a, ptrdiff_t a_tap, int ntaps, int depth,
                                    const FC_T *b, ptrdiff_t b_tap, const FC_T *init,
                                    FC_T *c, int nr)
 {
-    FC_T acc[FC_NR];
-    for (int v = 0; v < FC_NR; v++) acc[v] = init ? init[v] : (FC_T)0;
+    GV acc[GN];
+    for (int q = 0; q < GN; q++) acc[q] = init ? FC_FN(gload)(init + q * GW) : (GV){0};
     for (int i = 0; i < ntaps; i++) {
         const FC_T *ai = a + i * a_tap;
         const FC_T *bp = b + i * b_tap;
         for (int k = 0; k < depth; k++, bp += FC_NR) {
             const FC_T av = ai[k];
-            for (int v = 0; v < FC_NR; v++) acc[v] += av * bp[v];
+            for (int q = 0; q < GN; q++) acc[q] += FC_FN(gload)(bp + q * GW) * av;
         }
     }
-    for (int v = 0; v < nr; v++) c[v] = acc[v];
+    FC_T tmp[FC_NR];
+    memcpy(tmp, acc, sizeof tmp);
+    for (int v = 0; v < nr; v++) c[v] = tmp[v];
 }
 
 FC_ATTR static void FC_FN(mk_dw)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dyb,
                                  ptrdiff_t dy_row, int rows, FC_T *dw, ptrdiff_t ldw)
 {
-    FC_T acc[6][FC_NR];
+    GV acc[6][GN];
     for (int r = 0; r < 6; r++)
-        for (int v = 0; v < FC_NR; v++) acc[r][v] = dw[r * ldw + v];
-    for (int n = 0; n < rows; n++, xa += x_row, dyb += dy_row)
+        for (int q = 0; q < GN; q++) acc[r][q] = FC_FN(gload)(dw + r * ldw + q * GW);
+    for (int n = 0; n < rows; n++, xa += x_row, dyb += dy_row) {
+        GV bv[GN];
+        for (int q = 0; q < GN; q++) bv[q] = FC_FN(gload)(dyb + q * GW);
         for (int r = 0; r < 6; r++) {
             const FC_T av = xa[r];
-            for (int v = 0; v < FC_NR; v++) acc[r][v] += av * dyb[v];
+            for (int q = 0; q < GN; q++) acc[r][q] += bv[q] * av;
         }
-    for (int r = 0; r < 6; r++)
-        for (int v = 0; v < FC_NR; v++) dw[r * ldw + v] = acc[r][v];
+    }
+    for (int r = 0; r < 6; r++) memcpy(dw + r * ldw, acc[r], sizeof acc[r]);
 }
+
 FC_ATTR static void FC_FN(mk_dw4)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dyb,
                                  ptrdiff_t dy_row, int rows, FC_T *dw, ptrdiff_t ldw)
 {
-    FC_T acc[4][FC_NR];
+    GV acc[4][GN];
     for (int r = 0; r < 4; r++)
-        for (int v = 0; v < FC_NR; v++) acc[r][v] = dw[r * ldw + v];
-    for (int n = 0; n < rows; n++, xa += x_row, dyb += dy_row)
+        for (int q = 0; q < GN; q++) acc[r][q] = FC_FN(gload)(dw + r * ldw + q * GW);
+    for (int n = 0; n < rows; n++, xa += x_row, dyb += dy_row) {
+        GV bv[GN];
+        for (int q = 0; q < GN; q++) bv[q] = FC_FN(gload)(dyb + q * GW);
         for (int r = 0; r < 4; r++) {
             const FC_T av = xa[r];
-            for (int v = 0; v < FC_NR; v++) acc[r][v] += av * dyb[v];
+            for (int q = 0; q < GN; q++) acc[r][q] += bv[q] * av;
         }
-    for (int r = 0; r < 4; r++)
-        for (int v = 0; v < FC_NR; v++) dw[r * ldw + v] = acc[r][v];
+    }
+    for (int r = 0; r < 4; r++) memcpy(dw + r * ldw, acc[r], sizeof acc[r]);
 }
 
 FC_ATTR static void FC_FN(mk_dw1)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dyb,
                                   ptrdiff_t dy_row, int rows, FC_T *dw)
 {
-    FC_T acc[FC_NR];
-    for (int v = 0; v < FC_NR; v++) acc[v] = dw[v];
+    GV acc[GN];
+    for (int q = 0; q < GN; q++) acc[q] = FC_FN(gload)(dw + q * GW);
     for (int n = 0; n < rows; n++, xa += x_row, dyb += dy_row) {
         const FC_T av = xa[0];
-        for (int v = 0; v < FC_NR; v++) acc[v] += av * dyb[v];
+        for (int q = 0; q < GN; q++) acc[q] += FC_FN(gload)(dyb + q * GW) * av;
     }
-    for (int v = 0; v < FC_NR; v++) dw[v] = acc[v];
+    memcpy(dw, acc, sizeof acc);
 }
+
+FC_ATTR static inline FC_T FC_FN(dot_taps)(const FC_T *dr, ptrdiff_t dr_step, const FC_T *wr,
+                                           ptrdiff_t wr_step, int ntaps, int nf)
+{
+    const int nfull = nf - nf % FC_NR;
+    FC_T lane[FC_NR], rest = 0;
+    for (int v = 0; v < FC_NR; v++) lane[v] = 0;
+    for (int i = 0; i < ntaps; i++, dr += dr_step, wr += wr_step) {
+        for (int f0 = 0; f0 < nfull; f0 += FC_NR)
+            for (int v = 0; v < FC_NR; v++) lane[v] += dr[f0 + v] * wr[f0 + v];
+        for (int f = nfull; f < nf; f++) rest += dr[f] * wr[f];
+    }
+    for (int h = FC_NR / 2; h > 0; h /= 2)
+        for (int v = 0; v < h; v++) lane[v] += lane[v + h];
+    return lane[0] + rest;
+}
+#undef GV
+#undef GW
+#undef GN
 #endif
 
 /* Partial kernel-gradient block (nr < FC_NR), same summation order. */
@@ -399,9 +471,8 @@ FC_ATTR static void FC_FN(bwdx_item)(const FC_T *dy, int slen, int fout, const F
 }
 
 /* Input gradient for narrow groups (fewer than FC_NARROW channels per group), one batch item:
- * the register panels above would leave most lanes idle, so each dx value is computed on its own,
- * vectorised over filters: lane[v] accumulates taps ascending then filter blocks ascending, and
- * the lanes are then added pairwise in a fixed tree.
+ * the register panels above would leave most lanes idle, so each dx value is computed on its own
+ * as a dot product over (tap, filter), vectorised over filters (dot_taps).
  */
 #define FC_NARROW 4
 
@@ -410,13 +481,16 @@ FC_ATTR static void FC_FN(bwdx_narrow_item)(const FC_T *dy, int slen, int fout, 
                                             int dil, int left, int groups)
 {
     const int cg = cin / groups, fg = fout / groups;
-    const int fg_full = fg - fg % FC_NR;
     for (int t = 0; t < tlen; t++) {
         const ptrdiff_t tp = (ptrdiff_t)t + left;
         /* taps j with tp - j*dil = s*st, 0 <= s < slen */
         int j_first = 0, j_step = 1;
         ptrdiff_t j_last = ksize - 1;
-        if (st == 1) {
+        if (st == 1 && dil == 1) {                  /* no divisions on the common path */
+            const ptrdiff_t over = tp - (slen - 1);
+            j_first = over > 0 ? (int)over : 0;
+            if (tp < j_last) j_last = tp;
+        } else if (st == 1) {
             const ptrdiff_t over = tp - (slen - 1);   /* need j*dil >= over */
             j_first = over > 0 ? (int)((over + dil - 1) / dil) : 0;
             if (tp / dil < j_last) j_last = tp / dil;
@@ -427,23 +501,22 @@ FC_ATTR static void FC_FN(bwdx_narrow_item)(const FC_T *dy, int slen, int fout, 
             if (over > j_first) j_first += (int)((over - j_first + st - 1) / st) * st;
             if (tp < j_last) j_last = tp;
         }
-        for (int g = 0; g < groups; g++) {
-            for (int c = 0; c < cg; c++) {
-                FC_T lane[FC_NR];
-                for (int v = 0; v < FC_NR; v++) lane[v] = 0;
-                for (ptrdiff_t j = j_first; j <= j_last; j += j_step) {
-                    const ptrdiff_t s = (tp - j * dil) / st;
-                    const FC_T *dr = dy + s * fout + g * fg;
-                    const FC_T *wr = w + (j * cg + c) * fout + g * fg;
-                    for (int f0 = 0; f0 < fg_full; f0 += FC_NR)
-                        for (int v = 0; v < FC_NR; v++) lane[v] += dr[f0 + v] * wr[f0 + v];
-                    for (int f = fg_full; f < fg; f++) lane[f - fg_full] += dr[f] * wr[f];
-                }
-                for (int h = FC_NR / 2; h > 0; h /= 2)
-                    for (int v = 0; v < h; v++) lane[v] += lane[v + h];
-                dx[(ptrdiff_t)t * cin + g * cg + c] = lane[0];
-            }
+        const ptrdiff_t s_step = st == 1 ? dil : 1;
+        int ntaps = 0;
+        ptrdiff_t s_first = 0;
+        if (j_last >= j_first) {
+            ntaps = j_step == 1 ? (int)(j_last - j_first) + 1
+                                : (int)((j_last - j_first) / j_step) + 1;
+            s_first = st == 1 ? tp - (ptrdiff_t)j_first * dil : (tp - j_first) / st;
+        } else {
+            j_first = 0;
         }
+        for (int g = 0; g < groups; g++)
+            for (int c = 0; c < cg; c++)
+                dx[(ptrdiff_t)t * cin + g * cg + c] = FC_FN(dot_taps)(
+                    dy + s_first * fout + g * fg, -s_step * fout,
+                    w + ((ptrdiff_t)j_first * cg + c) * fout + g * fg,
+                    (ptrdiff_t)j_step * cg * fout, ntaps, fg);
     }
 }
 
@@ -468,8 +541,8 @@ FC_ATTR static void FC_FN(dw_tasks)(const FC_T *x, const FC_T *dy, int batch, in
     const ptrdiff_t dy_cols = (ptrdiff_t)groups * nfb * FC_NR;   /* packed dy values per row */
     const ptrdiff_t x_cols = (ptrdiff_t)groups * nxp * FC_XP;    /* packed x values per row */
     if (task_hi <= task_lo) return;
-    {   /* chunk: about 512 KiB of packed rows, at least 8 rows */
-        ptrdiff_t rows = (ptrdiff_t)524288 / (ptrdiff_t)sizeof(FC_T) / (dy_cols + st * x_cols);
+    {   /* chunk: about 256 KiB of packed rows, at least 8 rows */
+        ptrdiff_t rows = (ptrdiff_t)262144 / (ptrdiff_t)sizeof(FC_T) / (dy_cols + st * x_cols);
         if (rows < 8) rows = 8;
         if (rows < chunk) chunk = (int)rows;
     }

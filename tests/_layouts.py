@@ -55,3 +55,4 @@ def variants(a, tmp_path):
 def snapshot(*arrays):
     return [None if a is None else (a.dtype, a.shape, np.ascontiguousarray(a).tobytes())
             for a in arrays]
+

@@ -255,3 +255,4 @@ def test_bad_backward_arguments(impl, case):
     _, dy, y, act, exc, msg = case
     with pytest.raises(exc, match=msg):
         impl.activation_backward(dy, y, act)
+

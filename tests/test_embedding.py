@@ -276,3 +276,4 @@ def test_bad_backward_arguments(impl, case):
     _, dy, ids, dim, exc, msg = case
     with pytest.raises(exc, match=msg):
         impl.embedding_backward(dy, ids, dim)
+

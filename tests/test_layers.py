@@ -635,3 +635,28 @@ def test_custom_layer_with_call_only():
         bad.train_on_batch(x, np.zeros((2, 2)))
     with pytest.raises(NotImplementedError, match="does not implement `call\\(\\)`"):
         L.Layer()(x)
+
+
+def test_functional_calls_are_refused_clearly():
+    inp = fastconv.Input((10, 1))
+    with pytest.raises(TypeError, match="functional API"):
+        L.Conv1D(2, 3)(inp)
+    with pytest.raises(TypeError, match="functional API"):
+        fastconv.Sequential([L.Dense(1)])(inp)
+
+
+def test_compute_output_shape_other_layers(seed):
+    rng = _rng(seed, 12)
+    checked = 0
+    for _ in range(50):
+        B, T, C = (int(v) for v in rng.integers(1, 6, size=3))
+        units = int(rng.integers(1, 5))
+        x3 = rng.standard_normal((B, T, C)).astype(np.float32)
+        for layer, x in ((L.Dense(units), x3), (L.Dense(units), x3[:, 0]), (L.Flatten(), x3),
+                         (L.GlobalMaxPooling1D(), x3),
+                         (L.GlobalAveragePooling1D(keepdims=True), x3),
+                         (L.Dropout(0.5), x3), (L.Activation("softmax"), x3),
+                         (L.Embedding(7, units), rng.integers(0, 7, size=(B, T)))):
+            assert layer.compute_output_shape((None,) + x.shape[1:]) == (None,) + layer(x).shape[1:]
+            checked += 1
+    assert checked == 400

@@ -505,8 +505,23 @@ def test_long_fit_does_not_grow_memory(one_thread):
 
 def test_build_with_a_different_shape_is_refused():
     m = stock_model(name="fixed")
-    with pytest.raises(ValueError, match=r"^Sequential model 'fixed' has already been configured to "
-                                         r"use input shape \(None, 50, 1\). You cannot build it "
+    with pytest.raises(ValueError, match=r"^Sequential model 'fixed' has already been configured "
+                                         r"to use input shape \(None, 50, 1\). You cannot build it "
                                          r"with input_shape \(None, 60, 1\)$"):
         m.build((None, 60, 1))
     m.build((None, 50, 1))
+
+
+def test_class_weight_with_one_hot_labels(one_thread):
+    fastconv.utils.set_random_seed(14)
+    m = Sequential([fastconv.Input((4,)), L.Dense(3, activation="softmax")])
+    m.compile("sgd", "categorical_crossentropy")
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((6, 4))
+    labels = np.array([0, 1, 2, 2, 1, 0])
+    y = np.eye(3)[labels]
+    weights = {0: 1.0, 1: 0.0, 2: 3.0}
+    p = m.predict(x, verbose=0).astype(np.float64)
+    per = -np.log(np.clip(p[np.arange(6), labels], 1e-7, 1 - 1e-7))
+    expect = np.sum(per * np.array([weights[c] for c in labels])) / 6
+    assert m.train_on_batch(x, y, class_weight=weights) == pytest.approx(expect, rel=1e-5)

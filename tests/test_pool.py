@@ -620,3 +620,17 @@ def test_bad_global_arguments(kind, impl, case):
     if dy is None:
         with pytest.raises(exc, match=msg):
             fb(np.zeros((2, 3)), x)
+
+
+@pytest.mark.deep
+@pytest.mark.keras
+def test_matches_keras_pooling_ops(monkeypatch, rng):
+    """Keras 3 on JAX (pads excluded from the average, -inf pads for the max), float32 data."""
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras")
+    for b, t, c, p, s, pad in _configs(rng, 100):
+        x = rng.standard_normal((b, t, c)).astype(np.float32)
+        for ours, theirs in ((ops.max_pool1d, keras.ops.max_pool),
+                             (ops.average_pool1d, keras.ops.average_pool)):
+            expect = np.asarray(theirs(x, p, s, pad))
+            np.testing.assert_allclose(ours(x, p, s, pad), expect, rtol=1e-6, atol=1e-7)

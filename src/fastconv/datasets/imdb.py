@@ -44,7 +44,6 @@ from ._tar import ArchiveError, iter_regular_files
 __all__ = ["load_data", "get_word_index"]
 
 _FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
-_STR_TABLE = str.maketrans({c: " " for c in _FILTERS})
 _BYTES_TABLE = bytes.maketrans(_FILTERS.encode("ascii"), b" " * len(_FILTERS))
 # Bytes that survive lower-casing, filtering and whitespace splitting; one absent from every
 # review separates reviews when the whole corpus is tokenised in one pass.
@@ -77,11 +76,6 @@ class _Corpus:
 
 # ----------------------------------------------------------------------------- tokenising
 
-def _legacy_tokens(text):
-    """Keras' legacy `text_to_word_sequence` on one str (the rule the fast path reproduces)."""
-    return [t for t in text.lower().translate(_STR_TABLE).split(" ") if t]
-
-
 def _prepare(raw, name):
     """UTF-8 bytes of one review with non-ASCII text already lower-cased the Unicode way."""
     if raw.isascii():
@@ -93,7 +87,10 @@ def _prepare(raw, name):
 
 
 def _tokenize_corpus(raws, names):
-    """Tokenise every review in one pass.
+    """Tokenise every review in one pass (Keras' legacy word rule, see the module docstring).
+
+    Filtering and splitting run on UTF-8 bytes: every filter character is ASCII, and ASCII bytes
+    never occur inside a multi-byte UTF-8 sequence, so this equals the rule applied to the text.
 
     Returns `(ids, doc_of_token, words)`: per token a first-seen word id (int32) and its review
     number, and the distinct words as bytes in first-seen order.

@@ -9,6 +9,7 @@ a training loop reuses its memory from step to step.
 import collections
 import math
 import re
+import threading
 import warnings
 
 import numpy as np
@@ -92,6 +93,15 @@ def standardize_data_format(data_format):
 
 def shape_tuple(shape):
     return tuple(None if d is None else int(d) for d in shape)
+
+
+def _reject_symbolic(inputs):
+    from .input_layer import KerasTensor
+
+    if isinstance(inputs, KerasTensor):
+        raise TypeError(
+            "Calling a layer on the result of `Input()` (the functional API) is not supported: "
+            "fastconv builds `Sequential` models. Use `Sequential([Input(shape), layer, ...])`.")
 
 
 class Variable:
@@ -365,6 +375,7 @@ class Layer:
 
     def __call__(self, inputs, training=False, **kwargs):
         """Run the layer on a NumPy array (building it from the input's shape on first use)."""
+        _reject_symbolic(inputs)
         x = np.asarray(inputs)
         self._maybe_build(x.shape)
         y = self.forward(self._cast_input_for_call(x), training=bool(training))
@@ -391,7 +402,9 @@ class Layer:
             "inference).")
 
     def _buffer(self, key, shape, dtype):
-        k = (key, tuple(shape), dtype)
+        # One set per Python thread: concurrent predict() calls on a shared model must not
+        # write into each other's scratch arrays.
+        k = (key, tuple(shape), dtype, threading.get_ident())
         buf = self._buffers.get(k)
         if buf is None:
             buf = self._buffers[k] = np.empty(k[1], dtype=dtype)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .. import layers as layers_mod
-from ..layers.base import Layer, auto_name, shape_tuple
+from ..layers.base import Layer, _reject_symbolic, auto_name, shape_tuple
 from ..layers.embedding import Embedding
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.pooling import GlobalAveragePooling1D
@@ -251,8 +251,6 @@ class Sequential(Trainer):
                 if mask is not None and not (layer.supports_masking and
                                              hasattr(layer, "compute_mask")):
                     mask = None
-            if isinstance(layer, GlobalAveragePooling1D) and training:
-                pass
         return h
 
     def _backward(self, dy):
@@ -270,6 +268,7 @@ class Sequential(Trainer):
 
     def __call__(self, inputs, training=False):
         """Run the model on a NumPy array (builds it from the input's shape if needed)."""
+        _reject_symbolic(inputs)
         x = np.asarray(inputs)
         if not self.built:
             self._build_from_data(x)

@@ -13,6 +13,7 @@ from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..callbacks.base import CallbackList, pythonify_logs
+from ._interrupt import DeferredInterrupt
 
 __all__ = ["Trainer"]
 
@@ -412,34 +413,44 @@ class Trainer:
         cbs.on_train_begin()
         epoch_logs = {}
         logs = {}
-        for epoch in range(initial_epoch, epochs):
-            self._reset_metrics()
-            cbs.on_epoch_begin(epoch)
-            if shuffle == "batch":
-                order = np.arange(n)
-                for s in range(0, n, batch_size):
-                    order[s:s + batch_size] = np.random.permutation(order[s:s + batch_size])
-            elif shuffle:
-                order = np.random.permutation(n)
-            else:
-                order = None
-            for step, idx in enumerate(self._batches(n, batch_size, order)):
-                cbs.on_train_batch_begin(step)
-                xb = self._gather("x", x, idx)
-                yb = self._gather("y", y, idx)
-                swb = self._gather("sw", sample_weight, idx)
-                self._train_step(xb, yb, swb)
-                logs = self._logs()
-                cbs.on_train_batch_end(step, logs)
+        with DeferredInterrupt() as interrupt:
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics()
+                cbs.on_epoch_begin(epoch)
+                if shuffle == "batch":
+                    order = np.arange(n)
+                    for s in range(0, n, batch_size):
+                        order[s:s + batch_size] = np.random.permutation(order[s:s + batch_size])
+                elif shuffle:
+                    order = np.random.permutation(n)
+                else:
+                    order = None
+                for step, idx in enumerate(self._batches(n, batch_size, order)):
+                    if interrupt.pending:  # Ctrl-C: stop between batches (see _interrupt)
+                        break
+                    cbs.on_train_batch_begin(step)
+                    xb = self._gather("x", x, idx)
+                    yb = self._gather("y", y, idx)
+                    swb = self._gather("sw", sample_weight, idx)
+                    self._train_step(xb, yb, swb)
+                    logs = self._logs()
+                    cbs.on_train_batch_end(step, logs)
+                    if self.stop_training:
+                        break
+                if interrupt.pending:
+                    break
+                epoch_logs = dict(logs)
+                if val is not None and self._should_validate(epoch, validation_freq):
+                    val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size)
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                cbs.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
                     break
-            epoch_logs = dict(logs)
-            if val is not None and self._should_validate(epoch, validation_freq):
-                val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size)
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
-                break
+        if interrupt.pending:
+            self.history = history
+            raise KeyboardInterrupt(
+                f"Training interrupted in epoch {epoch + 1}; the model holds the weights from "
+                "the last completed batch.")
         cbs.on_train_end(epoch_logs)
         if history is not None:
             history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
@@ -474,6 +485,7 @@ class Trainer:
             raise ValueError("Invalid value for argument `steps`. fastconv evaluates whole "
                              f"arrays; expected None. Received: steps={steps}")
         batch_size = _check_batch_size(batch_size)
+        _check_callbacks(callbacks)
         x = self._prepare_x(x)
         y = self._prepare_y(y)
         if y is None:
@@ -502,6 +514,7 @@ class Trainer:
             raise ValueError("Invalid value for argument `steps`. fastconv predicts whole "
                              f"arrays; expected None. Received: steps={steps}")
         batch_size = _check_batch_size(batch_size)
+        _check_callbacks(callbacks)
         x = self._prepare_x(x)
         if not self.built:
             self._build_from_data(x[:batch_size])

@@ -4,7 +4,9 @@ Python owns everything a user can get wrong: after these checks a kernel receive
 float32/float64 arrays of consistent shapes and geometry that yields at least one output step
 (or an empty batch), so compiled code never validates.
 """
+import functools
 import operator
+import types
 
 import numpy as np
 
@@ -33,7 +35,12 @@ def single_int(name, value, minimum=1):
                 f"Invalid value for argument `{name}`. Expected an int or a tuple of 1 int. "
                 f"Received: {name}={value!r}")
         value = value[0]
-    return positive_int(name, value, minimum)
+    value = positive_int(name, value, minimum)
+    if value > 2**31 - 1:  # kernels take geometry as C int
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected an int <= {2**31 - 1}. "
+            f"Received: {name}={value}")
+    return value
 
 
 def padding_mode(value, allowed=("valid", "same", "causal"), name="padding"):
@@ -135,8 +142,10 @@ def conv_activation(activation):
 
 
 def _no_alias(name, out, inputs):
+    if not isinstance(out, np.ndarray):
+        return  # check_out reports the type
     for other_name, other in inputs:
-        if other is not None and isinstance(other, np.ndarray) and np.may_share_memory(out, other):
+        if isinstance(other, np.ndarray) and np.may_share_memory(out, other):
             raise ValueError(
                 f"Invalid value for argument `{name}`. Expected a buffer that does not overlap "
                 f"the inputs. Received: {name} sharing memory with `{other_name}`")
@@ -195,22 +204,18 @@ def _conv1d_geometry(x, kernel, bias, strides, padding, dilation_rate, groups, e
 
 def conv1d_args(x, kernel, bias, strides, padding, dilation_rate, groups, out=None):
     """Checks for conv1d: arrays made C-contiguous in the promoted dtype, geometry, output."""
-    import types
-
     g = _conv1d_geometry(x, kernel, bias, strides, padding, dilation_rate, groups)
     if out is not None:
         _no_alias("out", out, (("x", x), ("kernel", kernel), ("bias", bias)))
-    g["out"] = check_out("out", out, (g["batch"], g["out_len"], g["filters"]), g["dtype"])
+    g["out"] = output("out", out, (g["batch"], g["out_len"], g["filters"]), g["dtype"])
     for name in ("x", "kernel", "bias"):
         if g[name] is not None:
-            g[name] = contiguous(g[name], g["dtype"])
+            g[name] = kernel_array(g[name], g["dtype"])  # aligned too: C loads need it
     return types.SimpleNamespace(**g)
 
 
 def conv1d_backward_args(dy, x, kernel, strides, padding, dilation_rate, groups, need_dx, out):
     """Checks for conv1d_backward; `out` becomes the (dx or None, dkernel, dbias) buffers."""
-    import types
-
     dy = float_array("dy", dy, 3)
     g = _conv1d_geometry(x, kernel, None, strides, padding, dilation_rate, groups, extra=(dy,))
     expected = (g["batch"], g["out_len"], g["filters"])
@@ -238,11 +243,11 @@ def conv1d_backward_args(dy, x, kernel, strides, padding, dilation_rate, groups,
         if buf is not None:
             _no_alias(f"out[{i}]", buf, inputs + tuple((f"out[{n}]", b) for n, b in
                                                         enumerate(bufs) if b is not None))
-        bufs.append(check_out(f"out[{i}]", buf, shape, g["dtype"]))
+        bufs.append(output(f"out[{i}]", buf, shape, g["dtype"]))
     g["out"] = tuple(bufs)
-    g["dy"] = contiguous(dy, g["dtype"])
+    g["dy"] = kernel_array(dy, g["dtype"])
     for name in ("x", "kernel"):
-        g[name] = contiguous(g[name], g["dtype"])
+        g[name] = kernel_array(g[name], g["dtype"])
     return types.SimpleNamespace(**g)
 
 
@@ -266,6 +271,18 @@ def _shape_list(shape):
 
 
 def pool_geometry(x_shape, pool_size, strides, padding):
+    """pool_geometry_checked, memoised for plain int / str arguments (the training-loop case).
+
+    Only exact `int`s and `str`s take the cache: lru_cache would equate True with 1 and (2,)
+    with (True,) and so skip their TypeErrors.
+    """
+    if (type(pool_size) is int and (strides is None or type(strides) is int)
+            and type(padding) is str):
+        return _pool_geometry_cached(tuple(x_shape), pool_size, strides, padding)
+    return pool_geometry_checked(x_shape, pool_size, strides, padding)
+
+
+def pool_geometry_checked(x_shape, pool_size, strides, padding):
     """Validated (pool_size, strides, padding, S, pad_left) for a (B, T, C) pooling input.
 
     `strides=None` means `pool_size`. Output length: valid floor((T - P) / s) + 1 (<= 0 raises
@@ -282,6 +299,11 @@ def pool_geometry(x_shape, pool_size, strides, padding):
             f"`inputs.shape={_shape_list(x_shape)}`, `pool_size=[{pool_size}]`, "
             f"`strides=({strides},)`, `padding={padding}`.")
     return pool_size, strides, padding, max(out_len, 0), left
+
+
+@functools.lru_cache(maxsize=512)
+def _pool_geometry_cached(x_shape, pool_size, strides, padding):
+    return pool_geometry_checked(x_shape, pool_size, strides, padding)
 
 
 def check_shape(name, a, shape, why=""):
@@ -391,12 +413,21 @@ def output(name, out, shape, dtype):
 # so this only moves time; tests lower it to force the threaded path on small inputs.
 MIN_WORK_PER_THREAD = 1 << 15
 
+from .._config import get_num_threads as _omp_max_threads  # noqa: E402
+
+
+def same_dtype(*arrays):
+    """result_dtype without np.result_type's cost in the common case of one dtype throughout."""
+    d = arrays[0].dtype
+    for a in arrays[1:]:
+        if a is not None and a.dtype != d:
+            return result_dtype(*arrays)
+    return d
+
 
 def kernel_threads(work):
     """Threads for a kernel touching `work` elements: get_num_threads(), fewer for tiny work."""
-    from .._config import get_num_threads
-
-    n = get_num_threads()
+    n = _omp_max_threads()
     if n > 1 and work < n * MIN_WORK_PER_THREAD:
         n = max(1, min(n, work // MIN_WORK_PER_THREAD))
     return n

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._ext import _activation
 from ._checks import (activation_name, check_shape, float_array, kernel_array, kernel_threads,
-                      no_overlap, output, result_dtype)
+                      no_overlap, output, same_dtype)
 
 __all__ = ["bias_activation", "activation_backward"]
 
@@ -68,7 +68,7 @@ def bias_activation(y, bias=None, activation="linear", *, out=None):
     if bias is not None:
         bias = float_array("bias", bias, ndim=1)
         check_shape("bias", bias, (f,), f" (the last axis of y.shape={y.shape})")
-    dtype = result_dtype(y, bias)
+    dtype = same_dtype(y, bias)
     res = _out_for(out, y.shape, dtype, y, bias)
     if res.size:
         rows = res.size // f
@@ -109,7 +109,7 @@ def activation_backward(dy, y, activation, *, out=None):
     y = float_array("y", y)
     code = _CODES[activation_name(activation)]
     check_shape("y", y, dy.shape, " (the shape of dy)")
-    dtype = result_dtype(dy, y)
+    dtype = same_dtype(dy, y)
     res = _out_for(out, dy.shape, dtype, dy, y)
     if res.size:
         _activation.act_backward(kernel_array(dy, dtype).reshape(-1),

@@ -11,7 +11,7 @@ _ACT_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 # threads takes tens of microseconds, far more on a busy machine), so small calls run on fewer
 # threads. Any thread count gives bitwise-identical results; this only affects speed
 # (python bench/conv_table.py --shapes S2,S3).
-_MIN_MACS_PER_THREAD = 2_000_000
+_MIN_MACS_PER_THREAD = 4_000_000
 
 
 def _threads(a):
@@ -88,16 +88,15 @@ def conv1d_backward(dy, x, kernel, strides=1, padding="valid", dilation_rate=1, 
     >>> import numpy as np
     >>> from fastconv.ops import conv1d_backward
     >>> x = np.arange(5, dtype=np.float32).reshape(1, 5, 1)
-    >>> dx, dk, db = conv1d_backward(np.ones((1, 4, 1), np.float32), x, np.ones((2, 1, 1), np.float32))
-    >>> dx[0, :, 0], dk[:, 0, 0], db
-    (array([1., 2., 2., 2., 1.], dtype=float32), array([ 6., 10.], dtype=float32), array([4.], dtype=float32))
+    >>> w = np.ones((2, 1, 1), np.float32)
+    >>> dx, dk, db = conv1d_backward(np.ones((1, 4, 1), np.float32), x, w)
+    >>> dx[0, :, 0]
+    array([1., 2., 2., 2., 1.], dtype=float32)
+    >>> dk[:, 0, 0], db
+    (array([ 6., 10.], dtype=float32), array([4.], dtype=float32))
     """
     a = conv1d_backward_args(dy, x, kernel, strides, padding, dilation_rate, groups, need_dx, out)
     dx, dkernel, dbias = a.out
-    n = _threads(a)
-    if dx is not None:
-        _conv.conv1d_backward_input(a.dy, a.kernel, dx, a.strides, a.dilation, a.left, a.groups,
-                                    n)
-    _conv.conv1d_backward_weight(a.dy, a.x, dkernel, dbias, a.strides, a.dilation, a.left,
-                                 a.groups, n)
+    _conv.conv1d_backward(a.dy, a.x, a.kernel, dx, dkernel, dbias, a.strides, a.dilation,
+                          a.left, a.groups, _threads(a))
     return dx, dkernel, dbias

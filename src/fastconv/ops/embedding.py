@@ -4,7 +4,6 @@ ids must be int32 or int64 (any other dtype is a TypeError; layers cast before c
 in [0, V); an index outside is a ValueError naming its position and value, raised before any
 kernel runs (never an out-of-bounds read, never a NaN row).
 """
-import numpy as np
 
 from .._ext import _embedding
 from ._checks import (float_array, index_array, index_range, kernel_array, kernel_threads,

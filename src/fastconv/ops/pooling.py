@@ -13,11 +13,10 @@ NaN / inf policy (exact, tested):
       not counted in the divisor.
 dtypes: float32/float64; mixed inputs are promoted as in NumPy; the output has that dtype.
 """
-import numpy as np
 
 from .._ext import _pool
 from ._checks import (check_shape, float_array, kernel_array, kernel_threads, no_overlap,
-                      output, pool_geometry, result_dtype)
+                      output, pool_geometry, same_dtype)
 
 __all__ = [
     "max_pool1d", "max_pool1d_backward", "average_pool1d", "average_pool1d_backward",
@@ -107,7 +106,7 @@ def max_pool1d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     array([0., 1., 0., 1.])
     """
     dy, x, p, s, left = _dy_pool(dy, x, pool_size, strides, padding)
-    dtype = result_dtype(dy, x)
+    dtype = same_dtype(dy, x)
     dx = output("out", out, x.shape, dtype)
     no_overlap("out", dx, dy, x)
     if dx.size:
@@ -169,7 +168,7 @@ def average_pool1d_backward(dy, x, pool_size=2, strides=None, padding="valid", *
     array([0.5, 0.5, 0.5, 0.5])
     """
     dy, x, p, s, left = _dy_pool(dy, x, pool_size, strides, padding)
-    dtype = result_dtype(dy, x)
+    dtype = same_dtype(dy, x)
     dx = output("out", out, x.shape, dtype)
     no_overlap("out", dx, dy, x)
     if dx.size:
@@ -251,7 +250,7 @@ def global_max_pool1d_backward(dy, x, *, out=None):
     array([0., 1., 0.])
     """
     dy, x = _global_dy(dy, x)
-    dtype = result_dtype(dy, x)
+    dtype = same_dtype(dy, x)
     dx = output("out", out, x.shape, dtype)
     no_overlap("out", dx, dy, x)
     if dx.size:
@@ -309,7 +308,7 @@ def global_average_pool1d_backward(dy, x, *, out=None):
     array([0.25, 0.25, 0.25, 0.25])
     """
     dy, x = _global_dy(dy, x)
-    dtype = result_dtype(dy, x)
+    dtype = same_dtype(dy, x)
     dx = output("out", out, x.shape, dtype)
     no_overlap("out", dx, dy, x)
     if dx.size:

@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# The deep test tier (TESTING.md, "Tiers"): run by `make test-deep`.
+#
+# Steps, in order; the run stops at the first step that fails (FASTCONV_DEEP_KEEP_GOING=1 runs
+# them all) and always ends with a summary table (step, checks/cases, failures, time):
+#   1 asan      ASan+UBSan build (gcc) + the whole default suite but `-m keras`        (G1, D3, K4)
+#   2 debug     Cython boundscheck/wraparound/initializedcheck build + whole suite     (G2)
+#   3 valgrind  kernel tests (no sweeps) on the installed build under valgrind memcheck (G3)
+#   4 tsan      ThreadSanitizer build + the Python-thread tests, OMP_NUM_THREADS=1     (F2)
+#   5 fuzz      every atheris target in fuzz/ on a sanitizer build                     (H1)
+#   6 seeds     whole suite for each seed, then Hypothesis with the `deep` profile     (M1, A2, B1)
+#   7 leaks     the deep leak loops                                                    (I1-I4)
+#   8 oracles   the remaining `-m deep` tests: PyTorch / Keras oracles                 (A5, P1, P2)
+#
+# Sanitizer, debug and fuzz builds are made in copies of the tree under $FASTCONV_DEEP_DIR and
+# imported through PYTHONPATH, so the normal (editable) install is never touched. Steps 6-8 test
+# the installed package.
+#
+# Knobs (environment):
+#   FASTCONV_DEEP_DIR=/tmp/fastconv-deep   work folder (builds, logs, junit files, crashes)
+#   FASTCONV_DEEP_STEPS="1 2 3 4 5 6 7 8"  which steps to run
+#   FASTCONV_DEEP_KEEP_GOING=1             do not stop at the first failing step
+#   FASTCONV_DEEP_SEEDS="0-99"             seeds for step 6 ("a-b" or a list)
+#   FASTCONV_FUZZ_RUNS=100000              executions per atheris target ...
+#   FASTCONV_FUZZ_SECONDS=600              ... or this many seconds, whichever comes first
+#   FASTCONV_DEEP_REBUILD=1                rebuild the sanitizer/debug copies even if present
+#   FASTCONV_DEEP_REUSE=1                  reuse existing builds even if csrc/ changed since
+set -uo pipefail
+
+ROOT=${FASTCONV_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+WORK=${FASTCONV_DEEP_DIR:-/tmp/fastconv-deep}
+STEPS=${FASTCONV_DEEP_STEPS:-"1 2 3 4 5 6 7 8"}
+KEEP_GOING=${FASTCONV_DEEP_KEEP_GOING:-0}
+SEEDS=${FASTCONV_DEEP_SEEDS:-0-99}
+FUZZ_RUNS=${FASTCONV_FUZZ_RUNS:-100000}
+FUZZ_SECONDS=${FASTCONV_FUZZ_SECONDS:-600}
+REBUILD=${FASTCONV_DEEP_REBUILD:-0}
+REUSE=${FASTCONV_DEEP_REUSE:-0}
+PY=${PYTHON:-python}
+SUMMARY="$WORK/summary.tsv"
+FAILED=0
+
+mkdir -p "$WORK"
+: > "$SUMMARY"
+
+log() { printf '\n=== %s ===\n' "$*"; }
+
+record() {  # step, name, cases, failures, seconds, status
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$SUMMARY"
+}
+
+print_summary() {
+    echo
+    echo "fastconv deep tier summary ($(date -u +%Y-%m-%dT%H:%MZ), work folder $WORK)"
+    printf '%-4s %-44s %10s %9s %8s  %s\n' step check cases failures seconds status
+    printf '%s\n' "-----------------------------------------------------------------------------------------"
+    while IFS=$'\t' read -r step name cases fails secs status; do
+        printf '%-4s %-44s %10s %9s %8s  %s\n' "$step" "$name" "$cases" "$fails" "$secs" "$status"
+    done < "$SUMMARY"
+}
+trap print_summary EXIT
+
+# Copy the source tree (no build products) to $1.
+snapshot() {
+    rm -rf "$1" && mkdir -p "$1"
+    (cd "$ROOT" && tar --exclude=./build --exclude=./dist --exclude=./.git \
+        --exclude='*.so' --exclude='csrc/*.c' --exclude=__pycache__ --exclude=.hypothesis \
+        -cf - .) | (cd "$1" && tar xf -)
+}
+
+# Build the extension in place in copy $1; extra arguments are VAR=value settings.
+build_copy() {
+    local dir=$1; shift
+    if [[ "$REBUILD" != 1 && -f "$dir/.built" ]] && [[ "$REUSE" == 1 || \
+        -z "$(find "$ROOT/csrc" "$ROOT/setup.py" -newer "$dir/.built" -print -quit)" ]]; then
+        # sources unchanged: refresh the Python files and tests only
+        (cd "$ROOT" && tar --exclude=__pycache__ --exclude='*.so' -cf - src/fastconv tests fuzz) \
+            | (cd "$dir" && tar xf -)
+        return 0
+    fi
+    snapshot "$dir"
+    if declare -F "prepare_$(basename "$dir")" > /dev/null; then "prepare_$(basename "$dir")" "$dir"; fi
+    echo "building in $dir ($*) ..."
+    if ! (cd "$dir" && env "$@" "$PY" setup.py -q build_ext --inplace -t build/tmp \
+            > build.log 2>&1); then
+        tail -30 "$dir/build.log"
+        return 1
+    fi
+    touch "$dir/.built"
+}
+
+# Count tests / failures+errors in a junit file: prints "cases failures".
+junit_counts() {
+    "$PY" - "$1" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print("? ?"); sys.exit()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+t = sum(int(s.get("tests", 0)) - int(s.get("skipped", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+print(t, f)
+EOF
+}
+
+# pytest in tests/ of folder $1 (the copy, or $ROOT); $2 junit file; the rest: pytest args.
+run_pytest() {
+    local dir=$1 junit=$2; shift 2
+    (cd "$dir/tests" && "$PY" -m pytest -c ../pyproject.toml --rootdir .. -q \
+        -p no:cacheprovider --junitxml="$junit" "$@")
+}
+
+# Finish a step: $1 step, $2 name, $3 exit status, $4 start time, $5 cases, $6 failures.
+finish() {
+    local step=$1 name=$2 rc=$3 t0=$4 cases=$5 fails=$6 status=ok
+    [[ "$rc" != 0 ]] && status="FAILED (exit $rc)"
+    record "$step" "$name" "$cases" "$fails" "$(( $(date +%s) - t0 ))" "$status"
+    if [[ "$rc" != 0 ]]; then
+        FAILED=1
+        [[ "$KEEP_GOING" == 1 ]] || exit 1
+    fi
+}
+
+sanitizer_hits() {  # count sanitizer reports in the given log files; show the first one
+    local pat="ERROR: AddressSanitizer|runtime error:|WARNING: ThreadSanitizer|ERROR: LeakSanitizer"
+    cat "$@" 2>/dev/null | grep -E "$pat" -m1 -A12 >&2
+    cat "$@" 2>/dev/null | grep -cE "$pat" || true
+}
+
+ASAN_LIB=$(gcc -print-file-name=libasan.so)
+TSAN_LIB=$(gcc -print-file-name=libtsan.so)
+# Reports go to files too: pytest captures the test's stderr, and an aborting process loses it.
+ASAN_ENV=(LD_PRELOAD="$ASAN_LIB"
+          ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:abort_on_error=1:log_path=$WORK/sanitizer
+          UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$WORK/sanitizer)
+
+step_asan() {
+    local t0; t0=$(date +%s); log "1: ASan+UBSan build + whole suite"
+    local dir="$WORK/asan" rc=0
+    rm -f "$WORK"/sanitizer.*
+    build_copy "$dir" FASTCONV_SANITIZE=address,undefined || { finish 1 "ASan+UBSan build" 1 "$t0" 0 1; return; }
+    env "${ASAN_ENV[@]}" PYTHONPATH="$dir/src" "$PY" -c \
+        "import fastconv, sys; assert fastconv.__file__.startswith('$dir'), fastconv.__file__" || rc=$?
+    if [[ $rc == 0 ]]; then
+        # JAX (the Keras oracle's backend) aborts under a preloaded ASan runtime (its C++
+        # exceptions trip ASan's __cxa_throw interceptor), so `-m keras` tests run in step 8.
+        (export "${ASAN_ENV[@]}" PYTHONPATH="$dir/src" OMP_NUM_THREADS=2
+         run_pytest "$dir" "$WORK/asan.xml" -m "not deep and not keras") 2>&1 \
+            | tee "$WORK/asan.log" | tail -5
+        rc=${PIPESTATUS[0]}
+    fi
+    read -r cases fails < <(junit_counts "$WORK/asan.xml")
+    local hits; hits=$(sanitizer_hits "$WORK/asan.log" "$WORK"/sanitizer.*)
+    [[ "$hits" != 0 && $rc == 0 ]] && rc=3
+    finish 1 "ASan+UBSan: whole suite (reports: $hits)" "$rc" "$t0" "$cases" "$fails"
+}
+
+# Per-function `@cython.boundscheck(False)`-style decorators would override the global debug
+# directives; the debug copy drops them so the checks reach every kernel.
+prepare_debug() {
+    sed -i -E '/^\s*@cython\.(boundscheck|wraparound|initializedcheck)\(False\)\s*$/d;
+               s/^(#\s*cython:.*)(boundscheck|wraparound|initializedcheck)\s*=\s*False/\1\2=True/' \
+        "$1"/csrc/*.pyx
+}
+
+step_debug() {
+    local t0; t0=$(date +%s); log "2: Cython debug-directive build + whole suite"
+    local dir="$WORK/debug" rc=0
+    build_copy "$dir" FASTCONV_DEBUG_CYTHON=1 || { finish 2 "debug build" 1 "$t0" 0 1; return; }
+    PYTHONPATH="$dir/src" OMP_NUM_THREADS=2 run_pytest "$dir" "$WORK/debug.xml" 2>&1 \
+        | tee "$WORK/debug.log" | tail -5
+    rc=${PIPESTATUS[0]}
+    read -r cases fails < <(junit_counts "$WORK/debug.xml")
+    finish 2 "Cython bounds/wraparound/init checks: suite" "$rc" "$t0" "$cases" "$fails"
+}
+
+KERNEL_TESTS=(test_conv.py test_conv_errors.py test_conv_grad.py test_conv_layouts.py test_pool.py
+              test_embedding.py test_activation_ops.py test_optim_ops.py test_bad_inputs.py)
+
+step_valgrind() {
+    local t0; t0=$(date +%s); log "3: valgrind memcheck on the kernel tests (small shapes)"
+    local dir="$ROOT" rc=0  # the installed (release-flag) build
+    if ! command -v valgrind > /dev/null; then
+        finish 3 "valgrind (not installed)" 1 "$t0" 0 1; return
+    fi
+    rm -f "$WORK"/valgrind.*.log
+    local exe; exe=$("$PY" -c "import sys; print(sys.executable)")  # not a wrapper script
+    PYTHONMALLOC=malloc OMP_NUM_THREADS=1 valgrind --tool=memcheck --track-origins=no \
+        --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=none \
+        --trace-children=no --log-file="$WORK/valgrind.%p.log" \
+        "$exe" -m pytest -c "$dir/pyproject.toml" --rootdir "$dir" -q -p no:cacheprovider \
+        --junitxml="$WORK/valgrind.xml" -k "not sweep and not thread and not hypothesis" \
+        "${KERNEL_TESTS[@]/#/$dir/tests/}" 2>&1 | tail -5
+    rc=${PIPESTATUS[0]}
+    read -r cases fails < <(junit_counts "$WORK/valgrind.xml")
+    # CPython and libc give well-known false positives (AVX2 string compares, urandom bytes);
+    # what counts are error records and "definitely lost" blocks with a fastconv frame.
+    local errs lost
+    read -r errs lost < <("$PY" - "$WORK" <<'EOF'
+import glob, re, sys
+ours = re.compile(r"_ext/_\w+\.cpython|__pyx_|\.pyx|csrc/|conv_impl|conv_kernels|fastconv")
+errs = lost = 0
+for path in glob.glob(sys.argv[1] + "/valgrind.*.log"):
+    for rec in re.split(r"\n==\d+== \n", open(path, errors="replace").read()):
+        if not ours.search(rec):
+            continue
+        if "definitely lost" in rec:
+            lost += 1
+        elif re.search(r"Invalid (read|write|free)|uninitialised|Mismatched free|overlap", rec):
+            errs += 1
+            print(rec[:3000], file=sys.stderr)
+print(errs, lost)
+EOF
+)
+    [[ $rc == 0 && ( "$errs" != 0 || "$lost" != 0 ) ]] && rc=3
+    finish 3 "valgrind: kernel tests (errors $errs, fastconv leaks $lost)" "$rc" "$t0" "$cases" \
+        "$(( ${fails:-0} + errs + lost ))"
+}
+
+step_tsan() {
+    local t0; t0=$(date +%s); log "4: TSan build + Python-thread tests (OMP_NUM_THREADS=1)"
+    local dir="$WORK/tsan" rc=0
+    build_copy "$dir" FASTCONV_SANITIZE=thread || { finish 4 "TSan build" 1 "$t0" 0 1; return; }
+    rm -f "$WORK"/tsan.log*
+    # libgomp is not TSan-instrumented, so only one OpenMP thread; races between Python threads
+    # inside fastconv frames are what this step looks for.
+    local setarch=(); command -v setarch > /dev/null && setarch=(setarch "$(uname -m)" -R)
+    (cd "$dir/tests" && env LD_PRELOAD="$TSAN_LIB" TSAN_OPTIONS="log_path=$WORK/tsan.log:exitcode=0:report_signal_unsafe=0:history_size=4" \
+        PYTHONPATH="$dir/src" OMP_NUM_THREADS=1 "${setarch[@]}" "$PY" -m pytest \
+        -c ../pyproject.toml --rootdir .. -q -p no:cacheprovider --junitxml="$WORK/tsan.xml" \
+        "test_threads_python.py::test_kernels_from_python_threads_equal_serial[float32-8-1]" \
+        "test_threads_python.py::test_kernels_from_python_threads_equal_serial[float64-8-1]" \
+        "test_threads_python.py::test_predict_from_python_threads_on_shared_weights[8-1]" \
+        "test_conv_threads.py::test_concurrent_python_threads_match_serial[1]" \
+        test_pool.py::test_concurrent_python_threads_match_serial) 2>&1 | tail -5
+    rc=${PIPESTATUS[0]}
+    read -r cases fails < <(junit_counts "$WORK/tsan.xml")
+    local races
+    races=$("$PY" - "$WORK" <<'EOF'
+import glob, re, sys
+n = 0
+for path in glob.glob(sys.argv[1] + "/tsan.log*"):
+    for rep in open(path, errors="replace").read().split("WARNING: ThreadSanitizer")[1:]:
+        if re.search(r"_ext/_\w+|\.pyx|csrc/", rep):
+            n += 1
+print(n)
+EOF
+)
+    [[ $rc == 0 && "$races" != 0 ]] && rc=3
+    finish 4 "TSan: Python-thread tests (fastconv races $races)" "$rc" "$t0" "$cases" \
+        "$(( ${fails:-0} + races ))"
+}
+
+step_fuzz() {
+    local t0; t0=$(date +%s); log "5: atheris targets"
+    local rc=0 dir preload total=0 crashes=0
+    if ! "$PY" -c "import atheris" 2> /dev/null; then
+        "$PY" -m pip install --quiet atheris || { finish 5 "atheris (cannot install)" 1 "$t0" 0 1; return; }
+    fi
+    local atheris_dir; atheris_dir=$("$PY" -c "import atheris, os; print(os.path.dirname(atheris.__file__))")
+    if command -v clang > /dev/null && [[ -f "$atheris_dir/asan_with_fuzzer.so" ]]; then
+        # extension instrumented for libFuzzer's coverage + ASan, as atheris documents (needs an
+        # atheris built from source with clang, which ships asan_with_fuzzer.so)
+        dir="$WORK/fuzzbuild"
+        build_copy "$dir" CC=clang LDSHARED="clang -shared" \
+            FASTCONV_SANITIZE=address,fuzzer-no-link || { finish 5 "clang fuzz build" 1 "$t0" 0 1; return; }
+        preload="$atheris_dir/asan_with_fuzzer.so"
+    else
+        echo "no clang + asan_with_fuzzer.so: fuzzing the gcc ASan+UBSan build (coverage guided by"
+        echo "the instrumented Python code; ASan/UBSan watch the compiled kernels)"
+        dir="$WORK/asan"
+        build_copy "$dir" FASTCONV_SANITIZE=address,undefined || { finish 5 "ASan build" 1 "$t0" 0 1; return; }
+        preload="$ASAN_LIB"
+    fi
+    mkdir -p "$WORK/fuzz-artifacts"
+    for target in "$ROOT"/fuzz/fuzz_*.py; do
+        local name; name=$(basename "$target" .py)
+        local out="$WORK/fuzz-$name.log" trc=0
+        env LD_PRELOAD="$preload" \
+            ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:halt_on_error=1 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$WORK/fuzz-artifacts/$name-ubsan" \
+            PYTHONPATH="$dir/src" OMP_NUM_THREADS=1 "$PY" "$target" \
+            -atheris_runs="$FUZZ_RUNS" -max_total_time="$FUZZ_SECONDS" -detect_leaks=0 \
+            -rss_limit_mb=4096 -timeout=60 -print_final_stats=1 \
+            -artifact_prefix="$WORK/fuzz-artifacts/$name-" > "$out" 2>&1 || trc=$?
+        local runs; runs=$(grep -oE "^Done [0-9]+ " "$out" | tail -1 | awk '{print $2}')
+        runs=${runs:-$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$out" | awk '{print $2}' | tail -1)}
+        runs=${runs:-0}
+        total=$(( total + runs ))
+        echo "  $name: $runs executions, exit $trc"
+        if [[ $trc != 0 ]]; then
+            crashes=$(( crashes + 1 )); rc=$trc
+            grep -E "Uncaught Python exception|ERROR: AddressSanitizer|runtime error" -A8 "$out" | head -30
+        fi
+        record 5 "  atheris $name" "$runs" "$(( trc != 0 ))" "-" "$([[ $trc == 0 ]] && echo ok || echo "FAILED (exit $trc)")"
+    done
+    finish 5 "atheris: all targets" "$rc" "$t0" "$total" "$crashes"
+}
+
+expand_seeds() {
+    local s
+    for s in $SEEDS; do
+        if [[ "$s" == *-* ]]; then seq "${s%-*}" "${s#*-}"; else echo "$s"; fi
+    done
+}
+
+step_seeds() {
+    local t0; t0=$(date +%s); log "6: seeds $SEEDS, then Hypothesis deep profile"
+    local rc=0 cases=0 fails=0 seed c f
+    for seed in $(expand_seeds); do
+        FASTCONV_TEST_SEED=$seed run_pytest "$ROOT" "$WORK/seed-$seed.xml" -x > "$WORK/seed-$seed.log" 2>&1 \
+            || { rc=1; echo "  seed $seed FAILED (see $WORK/seed-$seed.log)"; }
+        read -r c f < <(junit_counts "$WORK/seed-$seed.xml")
+        cases=$(( cases + ${c/\?/0} )); fails=$(( fails + ${f/\?/0} ))
+        echo "  seed $seed: $c tests, $f failures"
+    done
+    record 6 "  seeds $SEEDS: whole suite" "$cases" "$fails" "$(( $(date +%s) - t0 ))" \
+        "$([[ $rc == 0 ]] && echo ok || echo FAILED)"
+    local t1; t1=$(date +%s)
+    FASTCONV_HYPOTHESIS_PROFILE=deep run_pytest "$ROOT" "$WORK/hypothesis-deep.xml" 2>&1 \
+        | tee "$WORK/hypothesis-deep.log" | tail -3
+    local hrc=${PIPESTATUS[0]}
+    read -r c f < <(junit_counts "$WORK/hypothesis-deep.xml")
+    record 6 "  Hypothesis profile deep (x10 examples)" "$c" "$f" "$(( $(date +%s) - t1 ))" \
+        "$([[ $hrc == 0 ]] && echo ok || echo FAILED)"
+    [[ $hrc != 0 ]] && rc=$hrc
+    finish 6 "seeds + Hypothesis deep" "$rc" "$t0" "$(( cases + ${c/\?/0} ))" "$(( fails + ${f/\?/0} ))"
+}
+
+step_leaks() {
+    local t0; t0=$(date +%s); log "7: deep leak loops"
+    run_pytest "$ROOT" "$WORK/leaks.xml" -m deep test_leaks.py \
+        test_model.py::test_long_fit_does_not_grow_memory 2>&1 | tail -3
+    local rc=${PIPESTATUS[0]}
+    read -r cases fails < <(junit_counts "$WORK/leaks.xml")
+    finish 7 "leak loops: 10,000 calls, 200-epoch fit" "$rc" "$t0" "$cases" "$fails"
+}
+
+step_oracles() {
+    local t0; t0=$(date +%s); log "8: remaining deep tests (PyTorch / Keras oracles)"
+    KERAS_BACKEND=jax run_pytest "$ROOT" "$WORK/oracles-jax.xml" -m deep \
+        --deselect test_model.py::test_long_fit_does_not_grow_memory --ignore=test_leaks.py 2>&1 | tail -3
+    local rc=${PIPESTATUS[0]} c f c2=0 f2=0
+    read -r c f < <(junit_counts "$WORK/oracles-jax.xml")
+    if "$PY" -c "import torch" 2> /dev/null; then
+        KERAS_BACKEND=torch run_pytest "$ROOT" "$WORK/oracles-torch.xml" -m "deep and keras" 2>&1 | tail -3
+        local trc=${PIPESTATUS[0]}
+        [[ $trc == 5 ]] && trc=0  # no test selected
+        [[ $trc != 0 ]] && rc=$trc
+        read -r c2 f2 < <(junit_counts "$WORK/oracles-torch.xml")
+    fi
+    finish 8 "oracles: -m deep (Keras on jax + torch)" "$rc" "$t0" "$(( ${c/\?/0} + ${c2/\?/0} ))" \
+        "$(( ${f/\?/0} + ${f2/\?/0} ))"
+}
+
+for s in $STEPS; do
+    case $s in
+        1) step_asan ;;
+        2) step_debug ;;
+        3) step_valgrind ;;
+        4) step_tsan ;;
+        5) step_fuzz ;;
+        6) step_seeds ;;
+        7) step_leaks ;;
+        8) step_oracles ;;
+        *) echo "unknown step $s" >&2; exit 2 ;;
+    esac
+done
+exit $FAILED
