@@ -1,4 +1,5 @@
-# Developer shortcuts. CI runs `make test`; nightly / release runs `make test-deep`.
+# Developer shortcuts. CI runs scripts/test.sh (the same tests against a built wheel);
+# nightly / release runs `make test-deep`.
 PYTHON ?= python
 
 .PHONY: test test-deep fuzz

@@ -70,6 +70,8 @@ def _extensions():
         exts.append(Extension(
             f"fastconv._ext.{name}", [pyx],
             include_dirs=[numpy.get_include(), "csrc"],
+            depends=sorted(glob.glob(os.path.join("csrc", "*.h"))
+                           + glob.glob(os.path.join("csrc", "*.pxd"))),
             define_macros=macros,
             extra_compile_args=cflags + omp[0],
             extra_link_args=ldflags + omp[1],

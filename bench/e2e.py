@@ -7,6 +7,10 @@ imports differ, exactly as a user would switch.
     python bench/e2e.py                      # full table, 3 repeats, all installed peers
     python bench/e2e.py --quick              # 1 repeat, smaller IMDb slice
     python bench/e2e.py --frameworks fastconv --workloads stock
+    python bench/e2e.py --frameworks keras-jax,keras-torch --json peers.json   # peers once,
+    python bench/e2e.py --frameworks fastconv --merge peers.json               # then compare
+
+With --threads > 1, fastconv's IMDb epoch also runs on 1 thread for the "2 vs 1 thread" row.
 
 The IMDb data comes from fastconv.datasets.imdb (FASTCONV_DATA or ../shared/data) for every
 framework, tokenised once and cached before any timing starts.
@@ -22,6 +26,30 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRAMEWORKS = ("fastconv", "keras-jax", "keras-torch")
 WORKLOADS = ("import", "imdb", "stock")
+
+
+def _reset_peak_rss():
+    """Start peak-RSS accounting here (Linux: VmHWM is reset by writing 5 to clear_refs), so
+    the figure covers the framework and training, not the tokenised-text loading before it."""
+    import gc
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(framework, workload, n_train, threads):
@@ -49,9 +77,12 @@ def _child(framework, workload, n_train, threads):
         from fastconv.datasets import imdb
         from fastconv.utils import pad_sequences
         (xtr, ytr), (xte, yte) = imdb.load_data(num_words=20000)
+        xtr_lists_holder = [xtr, xte]  # the Python lists are freed before training starts
         xtr = pad_sequences(xtr[:n_train], maxlen=100)
         ytr = ytr[:n_train].astype("float32")
         xte = pad_sequences(xte, maxlen=100)
+        del xtr_lists_holder[:]
+        _reset_peak_rss()
         fw.utils.set_random_seed(1)
         model = Sequential()
         model.add(Embedding(20000, 128))
@@ -62,9 +93,10 @@ def _child(framework, workload, n_train, threads):
         model.add(Dense(1, activation="sigmoid"))
         model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
         model.fit(xtr[:64], ytr[:64], batch_size=32, epochs=1, verbose=0)  # build + compile
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         model.fit(xtr, ytr, batch_size=32, epochs=1, verbose=0)
         out["fit_epoch_s"] = time.perf_counter() - t
+        out["fit_epoch_cpu_s"] = time.process_time() - c  # all threads; shows load on a shared box
         t = time.perf_counter()
         p = model.predict(xte, batch_size=32, verbose=0)
         out["predict_s"] = time.perf_counter() - t
@@ -74,7 +106,7 @@ def _child(framework, workload, n_train, threads):
         x = np.random.randn(1000, 50, 1)
         y = (x[:, 1:, 0].mean(axis=1) > x[:, :-1, 0].mean(axis=1)).astype("float64")[:, None]
         fw.utils.set_random_seed(0)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         model = Sequential()
         model.add(Conv1D(filters=16, kernel_size=5, activation="relu", input_shape=(50, 1)))
         model.add(MaxPooling1D(4))
@@ -83,8 +115,8 @@ def _child(framework, workload, n_train, threads):
         model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["acc"])
         model.fit(x, y, epochs=10, batch_size=32, verbose=0)
         out["fit_s"] = time.perf_counter() - t
-    import resource
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["fit_cpu_s"] = time.process_time() - c
+    out["peak_rss_mb"] = _peak_rss_mb()
     print("E2E_RESULT " + json.dumps(out))
 
 
@@ -107,7 +139,9 @@ def _installed(framework):
         return True
     mod = "jax" if framework == "keras-jax" else "torch"
     probe = f"import keras, {mod}"
-    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+    env = dict(os.environ, KERAS_BACKEND=mod)  # keras' default backend (tensorflow) is absent
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                          env=env).returncode == 0
 
 
 def main(argv=None):
@@ -118,18 +152,32 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--quick", action="store_true", help="1 repeat, 5,000 IMDb training reviews")
     ap.add_argument("--json", help="also write all raw results to this file")
+    ap.add_argument("--merge", action="append", default=[],
+                    help="add the raw results of an earlier --json run (repeatable)")
     args = ap.parse_args(argv)
     n_train = 5000 if args.quick else 25000
     repeats = 1 if args.quick else args.repeats
-    frameworks = [f for f in args.frameworks.split(",") if _installed(f)]
+    frameworks = [f for f in args.frameworks.split(",") if f and _installed(f)]
     raw = {}
     for wl in args.workloads.split(","):
         for fw in frameworks:
             runs = [r for r in (_run(fw, "none" if wl == "import" else wl, n_train, args.threads)
                                 for _ in range(repeats)) if r]
             raw[(fw, wl)] = runs
-    keys = {"import": ["import_s"], "imdb": ["fit_epoch_s", "predict_s", "peak_rss_mb", "test_acc"],
-            "stock": ["fit_s", "peak_rss_mb"]}
+        if wl == "imdb" and "fastconv" in frameworks and args.threads > 1:
+            raw[("fastconv-1t", wl)] = [r for r in (_run("fastconv", wl, n_train, 1)
+                                                    for _ in range(repeats)) if r]
+    for path in args.merge:
+        with open(path) as f:
+            for k, v in json.load(f).items():
+                fw, wl = k.split("/")
+                raw.setdefault((fw, wl), v)
+                if fw not in frameworks:
+                    frameworks.append(fw)
+    frameworks = [f for f in frameworks if f != "fastconv-1t"]
+    keys = {"import": ["import_s"],
+            "imdb": ["fit_epoch_s", "fit_epoch_cpu_s", "predict_s", "peak_rss_mb", "test_acc"],
+            "stock": ["fit_s", "fit_cpu_s", "peak_rss_mb"]}
     print(f"\nthreads={args.threads}  repeats={repeats}  imdb train reviews={n_train}  (medians)")
     print(f"{'workload':<8} {'metric':<13}" + "".join(f"{f:>14}" for f in frameworks)
           + f"{'fastconv/best':>15}")
@@ -145,6 +193,18 @@ def main(argv=None):
                 ratio = f"{vals['fastconv'] / min(peers):.2f}"
             print(f"{wl:<8} {key:<13}" + "".join(f"{vals[f]:>14.3f}" for f in frameworks)
                   + f"{ratio:>15}")
+    one = [r["fit_epoch_s"] for r in raw.get(("fastconv-1t", "imdb"), [])]
+    two = [r["fit_epoch_s"] for r in raw.get(("fastconv", "imdb"), [])]
+    if one and two:
+        print(f"fastconv IMDb epoch: 1 thread {statistics.median(one):.2f} s, {args.threads} "
+              f"threads {statistics.median(two):.2f} s: "
+              f"{statistics.median(one) / statistics.median(two):.2f}x faster")
+    try:
+        load = os.getloadavg()
+        print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
+              f"on {os.cpu_count()} CPUs")
+    except OSError:
+        pass
     if args.json:
         with open(args.json, "w") as f:
             json.dump({f"{k[0]}/{k[1]}": v for k, v in raw.items()}, f, indent=1)

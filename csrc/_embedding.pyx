@@ -58,3 +58,55 @@ def scatter_add(const index_t[::1] ids, const floating[:, ::1] dy, floating[:, :
     cdef const floating* dp = &dy[0, 0] if N > 0 else NULL
     for k in prange(nblk, nogil=True, schedule="static", num_threads=num_threads):
         _scatter_rows(ip, dp, &dtable[0, 0], N, E, V * k // nblk, V * (k + 1) // nblk)
+
+
+# Row-compact backward (the training fast path): the same sums as scatter_add, stored only for
+# the R distinct rows the ids touch, in first-appearance order.
+# - pos (V,) int32 must be -1 everywhere on entry; on return pos[r] = j for the j-th distinct row
+#   r (rows[j] = r) and -1 for untouched rows. The caller puts the -1s back (pos[rows] = -1)
+#   when it is done with this gradient, so a step costs O(N), never O(V).
+# - Numbering is serial (N ids, a few microseconds). The sums run prange over blocks of compact
+#   rows; each block rescans the N ids in ascending order and adds into the rows it owns only,
+#   starting from zero, so every element is computed exactly as scatter_add computes its dense
+#   row (0 + dy[n0] + dy[n1] + ...): bit-identical to the dense gradient for any thread count.
+def number_rows(const index_t[::1] ids, int[::1] pos, int[::1] rows):
+    cdef isize N = ids.shape[0], n
+    cdef int count = 0
+    cdef index_t r
+    with nogil:
+        for n in range(N):
+            r = ids[n]
+            if pos[r] < 0:
+                pos[r] = count
+                rows[count] = <int>r
+                count += 1
+    return count
+
+
+cdef inline void _scatter_compact(const index_t* ids, const floating* dy, const int* pos,
+                                  floating* grad, isize N, isize E, isize j0,
+                                  isize j1) noexcept nogil:
+    cdef isize n, e, j
+    cdef floating* row
+    cdef const floating* src
+    memset(grad + j0 * E, 0, (j1 - j0) * E * sizeof(floating))
+    for n in range(N):
+        j = pos[ids[n]]
+        if j >= j0 and j < j1:
+            row = grad + j * E
+            src = dy + n * E
+            for e in range(E):
+                row[e] = row[e] + src[e]
+
+
+def scatter_rows(const index_t[::1] ids, const floating[:, ::1] dy, const int[::1] pos,
+                 floating[:, ::1] grad, int count, int num_threads):
+    """grad[:count] = the dense scatter_add rows, grad[j] for table row rows[j]."""
+    cdef isize N = ids.shape[0], E = grad.shape[1]
+    cdef isize nblk = max(1, min(<isize>num_threads, <isize>count))
+    cdef isize k
+    if count == 0 or E == 0:
+        return
+    for k in prange(nblk, nogil=True, schedule="static", num_threads=num_threads):
+        _scatter_compact(&ids[0], &dy[0, 0], &pos[0], &grad[0, 0], N, E, count * k // nblk,
+                         count * (k + 1) // nblk)

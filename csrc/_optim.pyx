@@ -22,7 +22,7 @@
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt, sqrtf
+from libc.math cimport signbit, sqrt, sqrtf
 
 ctypedef Py_ssize_t isize
 
@@ -148,3 +148,64 @@ def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] 
         i0 = k * BLOCK
         _adam_block(&p[i0], &g[i0], &m[i0], &v[i0], hp + i0 if amsgrad else NULL,
                     min(BLOCK, N - i0), alpha_, omb1, omb2, eps_, amsgrad)
+
+
+# Plain RMSprop (no momentum, not centered) on a (V, E) table whose gradient is zero outside a
+# few rows (an embedding table): the gradient comes row-compact, grad[j] for row r where
+# pos[r] = j >= 0, and pos[r] < 0 marks an all-zero row. Touched rows run _rmsprop_block as the
+# dense kernel does. Untouched rows run the same formula with g = +0 (a variable, not a
+# constant, so nothing is folded): v = rho*v + omr*(g*g) is stored as in the dense pass, and
+# p = p - inc is skipped exactly when it is a no-op, i.e. when inc is +0.0 (x - (+0) == x for
+# every x). inc = (lr*(+0)) / sqrt(den) is +0 when lr*0 is +0 (lr0_is_pos_zero, checked once)
+# and den > 0; otherwise p is updated with the full formula. Result: bit-identical to the dense
+# update with the dense gradient, while the untouched rows cost a read and write of v only.
+# prange over blocks of rows, static; each row depends on its own values only.
+cdef inline void _rmsprop_zero_rows(floating* p, floating* v, isize n, floating lr,
+                                    floating rho, floating omr, floating eps, floating zero,
+                                    bint lr0_is_pos_zero) noexcept nogil:
+    cdef isize i
+    cdef floating vi, den
+    cdef floating c = omr * (zero * zero)
+    cdef int bad = 0
+    # Branch-free, so it vectorizes: decay v and note whether any den is not > 0.
+    for i in range(n):
+        vi = rho * v[i] + c
+        v[i] = vi
+        bad = bad | <int>(not (vi + eps > 0))
+    if bad or not lr0_is_pos_zero:  # rare (eps = 0 with v = 0, NaN/inf, lr <= -0): full formula
+        for i in range(n):
+            den = v[i] + eps
+            if not (lr0_is_pos_zero and den > 0):
+                p[i] = p[i] - (lr * zero) / _sqrt(den)
+
+
+def rmsprop_rows(floating[:, ::1] p, const floating[:, ::1] grad, floating[:, ::1] v,
+                 const int[::1] pos, double lr, double rho, double one_minus_rho,
+                 double epsilon, double zero, int num_threads):
+    cdef isize V = p.shape[0], E = p.shape[1]
+    cdef isize rows_per_blk = max(1, BLOCK // max(<isize>1, E))
+    cdef isize nblk = (V + rows_per_blk - 1) // rows_per_blk
+    cdef isize k, r, r0, r1, run, j
+    cdef floating lr_ = <floating>lr, rho_ = <floating>rho, omr_ = <floating>one_minus_rho
+    cdef floating eps_ = <floating>epsilon, zero_ = <floating>zero
+    cdef floating lr0 = lr_ * zero_
+    cdef bint lr0_pz = (lr0 == 0) and not signbit(lr0)  # +0.0, not -0.0 or NaN
+    if V == 0 or E == 0:
+        return
+    for k in prange(nblk, nogil=True, schedule="static", num_threads=num_threads):
+        r0 = k * rows_per_blk
+        r1 = min(V, r0 + rows_per_blk)
+        r = r0
+        while r < r1:
+            j = pos[r]
+            if j >= 0:
+                _rmsprop_block(&p[r, 0], &grad[j, 0], &v[r, 0], NULL, NULL, E, lr_, rho_, omr_,
+                               eps_, <floating>0, False, False)
+                r = r + 1
+            else:
+                run = r + 1  # a run of untouched rows: one contiguous stretch of p and v
+                while run < r1 and pos[run] < 0:
+                    run = run + 1
+                _rmsprop_zero_rows(&p[r, 0], &v[r, 0], (run - r) * E, lr_, rho_, omr_, eps_,
+                                   zero_, lr0_pz)
+                r = run

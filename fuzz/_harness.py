@@ -292,7 +292,7 @@ def layers(d):
     kind = d.int(0, 7)
     try:
         if kind == 0:
-            layer = L.Conv1D(d.size(), d.param((1, 2, 3)), strides=d.param(),
+            layer = L.Conv1D(d.size(), d.size((1, 2, 3)), strides=d.param(),
                              padding=d.pick(PADDINGS), dilation_rate=d.param((1, 1, 2)),
                              groups=d.param((1, 1, 2)), activation=d.pick(ACTS),
                              use_bias=d.pick([True, False]))

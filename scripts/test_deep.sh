@@ -23,6 +23,7 @@
 #   FASTCONV_DEEP_SEEDS="0-99"             seeds for step 6 ("a-b" or a list)
 #   FASTCONV_FUZZ_RUNS=100000              executions per atheris target ...
 #   FASTCONV_FUZZ_SECONDS=600              ... or this many seconds, whichever comes first
+#   FASTCONV_FUZZ_TARGETS="*"              which fuzz/fuzz_<name>.py targets (a glob)
 #   FASTCONV_DEEP_REBUILD=1                rebuild the sanitizer/debug copies even if present
 #   FASTCONV_DEEP_REUSE=1                  reuse existing builds even if csrc/ changed since
 set -uo pipefail
@@ -34,9 +35,11 @@ KEEP_GOING=${FASTCONV_DEEP_KEEP_GOING:-0}
 SEEDS=${FASTCONV_DEEP_SEEDS:-0-99}
 FUZZ_RUNS=${FASTCONV_FUZZ_RUNS:-100000}
 FUZZ_SECONDS=${FASTCONV_FUZZ_SECONDS:-600}
+FUZZ_TARGETS=${FASTCONV_FUZZ_TARGETS:-*}
 REBUILD=${FASTCONV_DEEP_REBUILD:-0}
 REUSE=${FASTCONV_DEEP_REUSE:-0}
 PY=${PYTHON:-python}
+EXE=$("$PY" -c "import sys; print(sys.executable)")  # the interpreter itself, not a wrapper script
 SUMMARY="$WORK/summary.tsv"
 FAILED=0
 
@@ -96,7 +99,7 @@ import sys, xml.etree.ElementTree as ET
 try:
     root = ET.parse(sys.argv[1]).getroot()
 except Exception:
-    print("? ?"); sys.exit()
+    print(0, 1); sys.exit()  # no junit file: the run died (counted as one failure)
 suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
 t = sum(int(s.get("tests", 0)) - int(s.get("skipped", 0)) for s in suites)
 f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
@@ -128,7 +131,9 @@ sanitizer_hits() {  # count sanitizer reports in the given log files; show the f
     cat "$@" 2>/dev/null | grep -cE "$pat" || true
 }
 
-ASAN_LIB=$(gcc -print-file-name=libasan.so)
+# libstdc++ is preloaded with the ASan runtime so that ASan's __cxa_throw interceptor finds the
+# real one (C++ extensions such as atheris abort on their first exception otherwise).
+ASAN_LIB="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so.6)"
 TSAN_LIB=$(gcc -print-file-name=libtsan.so)
 # Reports go to files too: pytest captures the test's stderr, and an aborting process loses it.
 ASAN_ENV=(LD_PRELOAD="$ASAN_LIB"
@@ -185,11 +190,10 @@ step_valgrind() {
         finish 3 "valgrind (not installed)" 1 "$t0" 0 1; return
     fi
     rm -f "$WORK"/valgrind.*.log
-    local exe; exe=$("$PY" -c "import sys; print(sys.executable)")  # not a wrapper script
     PYTHONMALLOC=malloc OMP_NUM_THREADS=1 valgrind --tool=memcheck --track-origins=no \
         --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=none \
         --trace-children=no --log-file="$WORK/valgrind.%p.log" \
-        "$exe" -m pytest -c "$dir/pyproject.toml" --rootdir "$dir" -q -p no:cacheprovider \
+        "$EXE" -m pytest -c "$dir/pyproject.toml" --rootdir "$dir" -q -p no:cacheprovider \
         --junitxml="$WORK/valgrind.xml" -k "not sweep and not thread and not hypothesis" \
         "${KERNEL_TESTS[@]/#/$dir/tests/}" 2>&1 | tail -5
     rc=${PIPESTATUS[0]}
@@ -227,7 +231,7 @@ step_tsan() {
     # inside fastconv frames are what this step looks for.
     local setarch=(); command -v setarch > /dev/null && setarch=(setarch "$(uname -m)" -R)
     (cd "$dir/tests" && env LD_PRELOAD="$TSAN_LIB" TSAN_OPTIONS="log_path=$WORK/tsan.log:exitcode=0:report_signal_unsafe=0:history_size=4" \
-        PYTHONPATH="$dir/src" OMP_NUM_THREADS=1 "${setarch[@]}" "$PY" -m pytest \
+        PYTHONPATH="$dir/src" OMP_NUM_THREADS=1 "${setarch[@]}" "$EXE" -m pytest \
         -c ../pyproject.toml --rootdir .. -q -p no:cacheprovider --junitxml="$WORK/tsan.xml" \
         "test_threads_python.py::test_kernels_from_python_threads_equal_serial[float32-8-1]" \
         "test_threads_python.py::test_kernels_from_python_threads_equal_serial[float64-8-1]" \
@@ -267,33 +271,50 @@ step_fuzz() {
             FASTCONV_SANITIZE=address,fuzzer-no-link || { finish 5 "clang fuzz build" 1 "$t0" 0 1; return; }
         preload="$atheris_dir/asan_with_fuzzer.so"
     else
-        echo "no clang + asan_with_fuzzer.so: fuzzing the gcc ASan+UBSan build (coverage guided by"
-        echo "the instrumented Python code; ASan/UBSan watch the compiled kernels)"
+        echo "no clang + asan_with_fuzzer.so: the corpus found on the plain build is replayed and"
+        echo "extended on the gcc ASan+UBSan build"
         dir="$WORK/asan"
         build_copy "$dir" FASTCONV_SANITIZE=address,undefined || { finish 5 "ASan build" 1 "$t0" 0 1; return; }
         preload="$ASAN_LIB"
     fi
     mkdir -p "$WORK/fuzz-artifacts"
-    for target in "$ROOT"/fuzz/fuzz_*.py; do
+    rm -f "$WORK"/fuzz-artifacts/*
+    # Per target: (a) coverage-guided run on the installed build, growing a corpus (a preloaded
+    # ASan runtime hides atheris' coverage counters, so guidance needs the plain interpreter);
+    # (b) the corpus plus FUZZ_RUNS/10 more inputs under the sanitizer build. A finding is a
+    # crash/timeout/oom artifact, a sanitizer report, or a run that does not reach "Done".
+    for target in "$ROOT"/fuzz/fuzz_${FUZZ_TARGETS}.py; do
         local name; name=$(basename "$target" .py)
-        local out="$WORK/fuzz-$name.log" trc=0
-        env LD_PRELOAD="$preload" \
-            ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:halt_on_error=1 \
-            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$WORK/fuzz-artifacts/$name-ubsan" \
-            PYTHONPATH="$dir/src" OMP_NUM_THREADS=1 "$PY" "$target" \
-            -atheris_runs="$FUZZ_RUNS" -max_total_time="$FUZZ_SECONDS" -detect_leaks=0 \
-            -rss_limit_mb=4096 -timeout=60 -print_final_stats=1 \
-            -artifact_prefix="$WORK/fuzz-artifacts/$name-" > "$out" 2>&1 || trc=$?
-        local runs; runs=$(grep -oE "^Done [0-9]+ " "$out" | tail -1 | awk '{print $2}')
-        runs=${runs:-$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$out" | awk '{print $2}' | tail -1)}
-        runs=${runs:-0}
+        local corpus="$WORK/fuzz-corpus/$name" runs=0 bad=0 part
+        mkdir -p "$corpus"
+        for part in plain sanitizer; do
+            local out="$WORK/fuzz-$name-$part.log" n
+            if [[ $part == plain ]]; then
+                OMP_NUM_THREADS=1 "$EXE" "$target" "$corpus" -atheris_runs="$FUZZ_RUNS" \
+                    -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -timeout=120 \
+                    -artifact_prefix="$WORK/fuzz-artifacts/$name-" > "$out" 2>&1
+            else
+                env LD_PRELOAD="$preload" \
+                    ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:log_path="$WORK/fuzz-artifacts/$name-asan" \
+                    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$WORK/fuzz-artifacts/$name-ubsan" \
+                    PYTHONPATH="$dir/src" OMP_NUM_THREADS=1 "$EXE" "$target" "$corpus" \
+                    -atheris_runs="$(( FUZZ_RUNS / 10 ))" -max_total_time="$FUZZ_SECONDS" \
+                    -detect_leaks=0 -rss_limit_mb=4096 -timeout=120 \
+                    -artifact_prefix="$WORK/fuzz-artifacts/$name-" > "$out" 2>&1
+            fi
+            n=$(grep -oE "^Done [0-9]+ " "$out" | tail -1 | awk '{print $2}')
+            [[ -z "$n" ]] && bad=1
+            runs=$(( runs + ${n:-0} ))
+        done
+        if compgen -G "$WORK/fuzz-artifacts/$name-*" > /dev/null; then bad=1; fi
         total=$(( total + runs ))
-        echo "  $name: $runs executions, exit $trc"
-        if [[ $trc != 0 ]]; then
-            crashes=$(( crashes + 1 )); rc=$trc
-            grep -E "Uncaught Python exception|ERROR: AddressSanitizer|runtime error" -A8 "$out" | head -30
+        echo "  $name: $runs executions ($(ls "$corpus" | wc -l) corpus inputs), $([[ $bad == 0 ]] && echo ok || echo FINDING)"
+        if [[ $bad != 0 ]]; then
+            crashes=$(( crashes + 1 )); rc=1
+            grep -hE "Uncaught Python exception|ERROR: AddressSanitizer|runtime error|ERROR: libFuzzer" -A8 \
+                "$WORK"/fuzz-$name-*.log "$WORK"/fuzz-artifacts/$name-*san* 2>/dev/null | head -30
         fi
-        record 5 "  atheris $name" "$runs" "$(( trc != 0 ))" "-" "$([[ $trc == 0 ]] && echo ok || echo "FAILED (exit $trc)")"
+        record 5 "  atheris $name" "$runs" "$bad" "-" "$([[ $bad == 0 ]] && echo ok || echo FINDING)"
     done
     finish 5 "atheris: all targets" "$rc" "$t0" "$total" "$crashes"
 }
@@ -312,7 +333,7 @@ step_seeds() {
         FASTCONV_TEST_SEED=$seed run_pytest "$ROOT" "$WORK/seed-$seed.xml" -x > "$WORK/seed-$seed.log" 2>&1 \
             || { rc=1; echo "  seed $seed FAILED (see $WORK/seed-$seed.log)"; }
         read -r c f < <(junit_counts "$WORK/seed-$seed.xml")
-        cases=$(( cases + ${c/\?/0} )); fails=$(( fails + ${f/\?/0} ))
+        cases=$(( cases + ${c:-0} )); fails=$(( fails + ${f:-0} ))
         echo "  seed $seed: $c tests, $f failures"
     done
     record 6 "  seeds $SEEDS: whole suite" "$cases" "$fails" "$(( $(date +%s) - t0 ))" \
@@ -325,7 +346,7 @@ step_seeds() {
     record 6 "  Hypothesis profile deep (x10 examples)" "$c" "$f" "$(( $(date +%s) - t1 ))" \
         "$([[ $hrc == 0 ]] && echo ok || echo FAILED)"
     [[ $hrc != 0 ]] && rc=$hrc
-    finish 6 "seeds + Hypothesis deep" "$rc" "$t0" "$(( cases + ${c/\?/0} ))" "$(( fails + ${f/\?/0} ))"
+    finish 6 "seeds + Hypothesis deep" "$rc" "$t0" "$(( cases + ${c:-0} ))" "$(( fails + ${f:-0} ))"
 }
 
 step_leaks() {
@@ -350,8 +371,8 @@ step_oracles() {
         [[ $trc != 0 ]] && rc=$trc
         read -r c2 f2 < <(junit_counts "$WORK/oracles-torch.xml")
     fi
-    finish 8 "oracles: -m deep (Keras on jax + torch)" "$rc" "$t0" "$(( ${c/\?/0} + ${c2/\?/0} ))" \
-        "$(( ${f/\?/0} + ${f2/\?/0} ))"
+    finish 8 "oracles: -m deep (Keras on jax + torch)" "$rc" "$t0" "$(( ${c:-0} + ${c2:-0} ))" \
+        "$(( ${f:-0} + ${f2:-0} ))"
 }
 
 for s in $STEPS; do

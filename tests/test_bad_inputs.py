@@ -181,16 +181,17 @@ OPS_CASES = [
 _ALIAS = [np.zeros((1, 8, 6), F32), np.zeros((2, 8, 3))]
 
 
-def _memmap_ro(tmp=[]):
-    if not tmp:
+_MEMMAPS = {}
+
+
+def _MEMMAP_RO():
+    """A read-only (2, 3) float64 memmap, made once per run."""
+    if "ro" not in _MEMMAPS:
         import tempfile
         path = os.path.join(tempfile.mkdtemp(), "ro.bin")
         np.zeros((2, 3)).tofile(path)
-        tmp.append(np.memmap(path, dtype=np.float64, mode="r", shape=(2, 3)))
-    return tmp[0]
-
-
-_MEMMAP_RO = _memmap_ro
+        _MEMMAPS["ro"] = np.memmap(path, dtype=np.float64, mode="r", shape=(2, 3))
+    return _MEMMAPS["ro"]
 
 LAYER_CASES = [
     ("conv1d-padding-int", lambda: L.Conv1D(2, 3, padding=1), ValueError, r"Received: padding=1"),

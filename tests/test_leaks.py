@@ -101,9 +101,14 @@ def test_error_table_covers_every_kernel():
     assert set(BAD_CALLS) == set(KERNEL_CALLS)
 
 
+# AddressSanitizer keeps freed memory in a quarantine (up to 256 MiB), so the resident set grows
+# by design under it; the traced-heap bound still applies there.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+
+
 def _check(call, n):
     rss, traced = _growth(call, n)
-    assert rss <= RSS_LIMIT, f"RSS grew by {rss} bytes over {n} calls"
+    assert UNDER_ASAN or rss <= RSS_LIMIT, f"RSS grew by {rss} bytes over {n} calls"
     assert traced <= TRACED_LIMIT, f"traced heap grew by {traced} bytes over {n} calls"
 
 

@@ -12,6 +12,9 @@ import numpy as np
 
 from . import _backend
 from .layers.base import Variable, auto_name
+from .layers.embedding import RowGradient
+from .ops import optim as _optim_ops
+from .ops.optim import _rmsprop_update_rows
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "serialize", "deserialize"]
 
@@ -160,6 +163,11 @@ class Optimizer:
             raise ValueError(
                 "Invalid value for argument `grads`. Expected one gradient per variable. "
                 f"Received: {len(grads)} gradients for {len(trainable_variables)} variables")
+        rows_ok = self._row_updates_ok()
+        if not rows_ok or self.clipvalue is not None or self.clipnorm is not None \
+                or self.global_clipnorm is not None:
+            grads = [g.dense() if isinstance(g, RowGradient) else g for g in grads]
+            rows_ok = False
         grads = self._clip(grads)
         lr = self._current_lr()
         if self.weight_decay:
@@ -172,11 +180,23 @@ class Optimizer:
                 raise KeyError(f"The optimizer cannot recognize variable {v.path}. This usually "
                                "means you are trying to call the optimizer to update different "
                                "parts of the model separately.")
+            if rows_ok and isinstance(g, RowGradient):
+                if g.values.dtype == v.value.dtype and g.shape == v.value.shape:
+                    self._update_rows(v, g, lr)
+                    continue
+                g = g.dense()
             g = np.ascontiguousarray(g, dtype=v.value.dtype)
             self._update(v, g, lr)
         self._iterations.value[...] = self._iterations.value + 1
 
     def _update(self, var, grad, lr):
+        raise NotImplementedError
+
+    def _row_updates_ok(self):
+        """True when `_update_rows` gives exactly `_update` of the dense gradient."""
+        return False
+
+    def _update_rows(self, var, grad, lr):
         raise NotImplementedError
 
     # ---- config -----------------------------------------------------------------------------
@@ -282,9 +302,29 @@ class RMSprop(Optimizer):
             for v in var_list:
                 self._add_slot(v, "average_gradient")
 
+    def _row_updates_ok(self):
+        # Plain RMSprop only: zero-gradient rows then just decay their velocity (bit-identical,
+        # see fastconv.ops.optim._rmsprop_update_rows); with momentum or centering they move.
+        return _backend.name == "compiled" and not self.centered and self.momentum == 0
+
+    def _update_rows(self, var, grad, lr):
+        if self._slot(var, "momentum") is not None or \
+                self._slot(var, "average_gradient") is not None:
+            self._update(var, np.ascontiguousarray(grad.dense()), lr)
+            return
+        _rmsprop_update_rows(var.value, grad.values, self._slot(var, "velocity").value, grad.pos,
+                             lr, rho=self.rho, epsilon=self.epsilon)
+
     def _update(self, var, grad, lr):
         mom = self._slot(var, "momentum")
         avg = self._slot(var, "average_gradient")
+        if mom is None and avg is None and _backend.name == "compiled" and not self.centered \
+                and self.momentum == 0 and lr == lr and 0.0 <= self.rho <= 1.0 \
+                and self.epsilon >= 0.0:
+            vel = self._slot(var, "velocity").value
+            if _optim_ops._trusted(var.value, grad, vel):
+                _optim_ops._rmsprop_step(var.value, grad, vel, lr, self.rho, self.epsilon)
+                return
         _backend.ops.rmsprop_update(
             var.value, grad, self._slot(var, "velocity").value, lr, rho=self.rho,
             epsilon=self.epsilon, momentum_buf=None if mom is None else mom.value,
@@ -328,6 +368,14 @@ class Adam(Optimizer):
 
     def _update(self, var, grad, lr):
         vhat = self._slot(var, "velocity_hat")
+        m, v = self._slot(var, "momentum").value, self._slot(var, "velocity").value
+        if _backend.name == "compiled" and lr == lr and 0.0 <= self.beta_1 < 1.0 \
+                and 0.0 <= self.beta_2 < 1.0 and self.epsilon >= 0.0 and _optim_ops._trusted(
+                var.value, grad, m, v, *(() if vhat is None else (vhat.value,))):
+            _optim_ops._adam_step(var.value, grad, m, v, None if vhat is None else vhat.value,
+                                  lr, self.beta_1, self.beta_2, self.epsilon,
+                                  int(self._iterations.value) + 1)
+            return
         _backend.ops.adam_update(
             var.value, grad, self._slot(var, "momentum").value,
             self._slot(var, "velocity").value, lr, self.beta_1, self.beta_2, self.epsilon,

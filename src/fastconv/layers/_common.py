@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import _backend, activations
+from ..ops.activation import _activation_backward_into
 
 
 def conv_output_length(length, kernel_size, padding, stride, dilation=1):
@@ -35,6 +36,8 @@ class ActivationStep:
             return dy
         out = layer._buffer("dz", dy.shape, dy.dtype)
         if self.fused:
+            if _backend.name == "compiled":
+                return _activation_backward_into(dy, y, self.name, out)
             return _backend.ops.activation_backward(dy, y, self.name, out=out)
         out[...] = activations.gradient(self.fn, dy, z, y)
         return out

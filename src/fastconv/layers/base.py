@@ -421,6 +421,10 @@ class Layer:
         """Weight gradients from the last `backward`, aligned with `trainable_weights`."""
         return [self._grad(v) for v in self.trainable_weights]
 
+    def _optimizer_gradients(self):
+        """`gradients` as the optimizer takes them (a layer may hand over a compact form)."""
+        return self.gradients
+
     def _release_buffers(self):
         self._buffers.clear()
 

@@ -2,9 +2,32 @@
 import numpy as np
 
 from .. import _backend, initializers
+from ..ops.embedding import _embedding_backward_rows
 from .base import Layer, shape_tuple
 
 __all__ = ["Embedding"]
+
+
+class RowGradient:
+    """The embedding-table gradient of one step, stored for the rows the ids touched only.
+
+    `values[j]` is the dense gradient's row `rows[j]` (bit for bit); every other row is zero.
+    Optimizers that can update row-compact (plain RMSprop) take it as is; `dense()` gives the
+    (V, E) array everything else uses. Valid until the layer's next `backward`.
+    """
+
+    __slots__ = ("count", "rows", "values", "pos", "shape", "_layer", "_var")
+
+    def __init__(self, layer, var, count, rows, values, pos):
+        self._layer, self._var = layer, var
+        self.count, self.rows, self.values, self.pos = count, rows, values, pos
+        self.shape = var.shape
+
+    def dense(self):
+        g = self._layer._grad(self._var)
+        g.fill(0)
+        g[self.rows[:self.count]] = self.values[:self.count]
+        return g
 
 
 def _positive_python_int(name, value):
@@ -57,6 +80,8 @@ class Embedding(Layer):
         self.output_dim = _positive_python_int("output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.mask_zero = bool(mask_zero)
+        self._row_pos = None
+        self._row_grad = None
         self.supports_masking = self.mask_zero
         if weights is not None:
             self.build()
@@ -98,10 +123,42 @@ class Embedding(Layer):
         return _backend.ops.embedding(ids, self.embeddings.value, out=out)
 
     def backward(self, dy, need_dx=True):
-        if self.trainable_weights:
+        if not self.trainable_weights:
+            return None
+        ids = self._ids_cache
+        if _backend.name != "compiled":
             g = self._grad(self.embeddings)
-            _backend.ops.embedding_backward(dy, self._ids_cache, self.input_dim, out=g)
+            _backend.ops.embedding_backward(dy, ids, self.input_dim, out=g)
+            self._row_grad = None
+            return None
+        # Row-compact gradient: a step touches at most ids.size of the input_dim rows, so the
+        # (input_dim, output_dim) array is never zeroed or written here (bench/e2e.py).
+        pos = self._row_pos
+        prev = self._row_grad
+        if pos is None or pos.shape[0] != self.input_dim:
+            pos = self._row_pos = np.full(self.input_dim, -1, dtype=np.int32)
+        elif prev is not None:
+            pos[prev.rows[:prev.count]] = -1
+        self._row_grad = None
+        dtype = self.embeddings.value.dtype
+        rows = self._buffer("grad_rows_idx", (ids.size,), np.int32)
+        values = self._buffer("grad_rows", (ids.size, self.output_dim), dtype)
+        count = _embedding_backward_rows(dy, ids, pos, rows, values)
+        self._row_grad = RowGradient(self, self.embeddings, count, rows, values, pos)
         return None
+
+    @property
+    def gradients(self):
+        if not self.trainable_weights:
+            return []
+        rg = self.__dict__.get("_row_grad")
+        return [rg.dense() if rg is not None else self._grad(self.embeddings)]
+
+    def _optimizer_gradients(self):
+        if not self.trainable_weights:
+            return []
+        rg = self.__dict__.get("_row_grad")
+        return [rg if rg is not None else self._grad(self.embeddings)]
 
     def get_config(self):
         from .. import initializers as I

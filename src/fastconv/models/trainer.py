@@ -306,7 +306,7 @@ class Trainer:
         self._backward(dy)
         variables = self.trainable_weights
         if variables:
-            grads = [g for layer in self.layers for g in layer.gradients]
+            grads = [g for layer in self.layers for g in layer._optimizer_gradients()]
             self.optimizer.apply(grads, variables)
         return loss
 

@@ -10,15 +10,31 @@ activations multiply, so NaN/inf propagate.
 import numpy as np
 
 from .._ext import _activation
+from . import _checks
 from ._checks import (activation_name, check_shape, float_array, kernel_array, kernel_threads,
                       no_overlap, output, same_dtype)
 
 __all__ = ["bias_activation", "activation_backward"]
 
+
+# Elementwise, gather and scatter passes move about a nanosecond's worth of memory per element:
+# below ~0.5 M elements per thread, an OpenMP fork/join (which costs milliseconds when another
+# process holds the second core) outweighs the split. So these passes ask kernel_threads for
+# 1/16 of their work; tests that set _checks.MIN_WORK_PER_THREAD = 1 still get every thread.
+_STREAM_FACTOR = 16
+
+
+def _stream_threads(work):
+    """kernel_threads for a memory-bound pass over `work` elements (see _STREAM_FACTOR)."""
+    return kernel_threads(work // _STREAM_FACTOR if _checks.MIN_WORK_PER_THREAD > 1 else work)
+
 _CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _same_buffer(a, b):
+    if a is b:  # the layers' in-place call: skip building two __array_interface__ dicts
+        return True
     return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
             and a.strides == b.strides and a.shape == b.shape and a.dtype == b.dtype)
 
@@ -74,7 +90,7 @@ def bias_activation(y, bias=None, activation="linear", *, out=None):
         rows = res.size // f
         b = kernel_array(bias, dtype) if bias is not None else np.empty(0, dtype)
         _activation.bias_act(kernel_array(y, dtype).reshape(rows, f), b, res.reshape(rows, f),
-                             code, bias is not None, kernel_threads(2 * res.size))
+                             code, bias is not None, _stream_threads(2 * res.size))
     return res
 
 
@@ -114,5 +130,23 @@ def activation_backward(dy, y, activation, *, out=None):
     if res.size:
         _activation.act_backward(kernel_array(dy, dtype).reshape(-1),
                                  kernel_array(y, dtype).reshape(-1), res.reshape(-1), code,
-                                 kernel_threads(3 * res.size))
+                                 _stream_threads(3 * res.size))
     return res
+
+
+def _activation_backward_into(dy, y, activation, out):
+    """Internal per-step fast path of `activation_backward(dy, y, activation, out=out)` for the
+    layers: when dy, y and out already are aligned C-contiguous arrays of one float dtype and
+    shape (out writeable and the layer's own buffer), the kernel runs without re-validating;
+    anything else goes through the public, checked op. Same kernel, same result."""
+    code = _CODES.get(activation)
+    f = (dy.flags, y.flags, out.flags)
+    if (code is not None and dy.dtype == y.dtype == out.dtype and dy.dtype in _FLOATS
+            and dy.shape == y.shape == out.shape and f[0].c_contiguous and f[0].aligned
+            and f[1].c_contiguous and f[1].aligned and f[2].c_contiguous and f[2].aligned
+            and f[2].writeable):
+        if out.size:
+            _activation.act_backward(dy.reshape(-1), y.reshape(-1), out.reshape(-1), code,
+                                     _stream_threads(3 * out.size))
+        return out
+    return activation_backward(dy, y, activation, out=out)

@@ -20,8 +20,9 @@ parameter (no checks on the hot path).
 import numpy as np
 
 from .._ext import _optim
-from ._checks import (FLOAT_DTYPES, check_shape, float_array, kernel_array, kernel_threads,
-                      no_overlap, positive_int, real_number, state_buffer)
+from ._checks import (FLOAT_DTYPES, check_shape, float_array, kernel_array, no_overlap,
+                      positive_int, real_number, state_buffer)
+from .activation import _stream_threads
 
 __all__ = ["sgd_update", "rmsprop_update", "adam_update"]
 
@@ -99,7 +100,7 @@ def sgd_update(param, grad, momentum_buf, learning_rate, momentum=0.0, nesterov=
     if p.size:
         mode = 0 if mu == 0.0 else (2 if nesterov else 1)
         m = slots[0] if slots else np.empty(0, p.dtype)
-        _optim.sgd(p, g, m, lr, mu, mode, kernel_threads(4 * p.size))
+        _optim.sgd(p, g, m, lr, mu, mode, _stream_threads(4 * p.size))
 
 
 def rmsprop_update(param, grad, velocity, learning_rate, rho=0.9, epsilon=1e-7,
@@ -149,7 +150,7 @@ def rmsprop_update(param, grad, velocity, learning_rate, rho=0.9, epsilon=1e-7,
         m = slots[1] if mu > 0.0 else empty
         a = slots[-1] if average_grad is not None else empty
         _optim.rmsprop(p, g, v, m, a, lr, rho_, 1.0 - rho_, eps, mu, mu > 0.0,
-                       average_grad is not None, kernel_threads(5 * p.size))
+                       average_grad is not None, _stream_threads(5 * p.size))
 
 
 def adam_update(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, iteration,
@@ -201,4 +202,59 @@ def adam_update(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, itera
         alpha = dt(lr) * np.sqrt(one - dt(b2) ** step) / (one - dt(b1) ** step)
         h = slots[2] if vhat is not None else np.empty(0, p.dtype)
         _optim.adam(p, g, slots[0], slots[1], h, float(alpha), 1.0 - b1, 1.0 - b2, eps,
-                    vhat is not None, kernel_threads(7 * p.size))
+                    vhat is not None, _stream_threads(7 * p.size))
+
+
+def _rmsprop_update_rows(param, grad_rows, velocity, pos, learning_rate, rho=0.9, epsilon=1e-7):
+    """Internal training fast path: plain `rmsprop_update` of a (V, E) table, row-compact grad.
+
+    The gradient is grad_rows[pos[r]] for rows with pos[r] >= 0 and zero elsewhere (what
+    `fastconv.ops.embedding._embedding_backward_rows` produces). The result is bit-identical to
+    `rmsprop_update(param, dense_grad, velocity, ...)` (no momentum, not centered), but rows
+    with a zero gradient only cost a pass over their velocity (see csrc/_optim.pyx).
+
+    For the optimizers' use only: param and velocity are the C-contiguous (V, E) variable and
+    slot of one dtype, grad_rows a C-contiguous (R, E) array of that dtype, pos (V,) int32.
+    """
+    lr = real_number("learning_rate", learning_rate)
+    rho_ = real_number("rho", rho, _unit, "a float in [0, 1]")
+    eps = real_number("epsilon", epsilon, _nonneg, "a float >= 0")
+    if param.size:
+        _optim.rmsprop_rows(param, grad_rows, velocity, pos, lr, rho_, 1.0 - rho_, eps, 0.0,
+                            _stream_threads(2 * param.size))
+
+
+def _trusted(param, grad, *slots):
+    """True when the arrays meet what the kernels need, so the optimizers may skip `_prepare`:
+    one dtype and shape, C-contiguous, writeable (slots are the optimizer's own arrays)."""
+    if not (param.flags.c_contiguous and param.flags.writeable and grad.flags.c_contiguous
+            and grad.shape == param.shape and grad.dtype == param.dtype):
+        return False
+    return all(s.shape == param.shape and s.dtype == param.dtype and s.flags.c_contiguous
+               and s.flags.writeable for s in slots)
+
+
+def _adam_step(param, grad, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, iteration):
+    """Internal per-step fast path of `adam_update` for the optimizers: the same arithmetic and
+    kernel call, without re-validating what the optimizer built itself (`_trusted` holds,
+    hyper-parameters were checked at construction)."""
+    if param.size:
+        dt = param.dtype.type
+        step = dt(iteration)
+        one = dt(1)
+        alpha = dt(float(learning_rate)) * np.sqrt(one - dt(float(beta_2)) ** step) / (
+            one - dt(float(beta_1)) ** step)
+        h = vhat.reshape(-1) if vhat is not None else np.empty(0, param.dtype)
+        _optim.adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), h,
+                    float(alpha), 1.0 - float(beta_1), 1.0 - float(beta_2), float(epsilon),
+                    vhat is not None, _stream_threads(7 * param.size))
+
+
+def _rmsprop_step(param, grad, velocity, learning_rate, rho, epsilon):
+    """Internal per-step fast path of plain `rmsprop_update` (no momentum, not centered) for the
+    optimizers; same arithmetic and kernel call, `_trusted` holds."""
+    if param.size:
+        e = np.empty(0, param.dtype)
+        _optim.rmsprop(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), e, e,
+                       float(learning_rate), float(rho), 1.0 - float(rho), float(epsilon), 0.0,
+                       False, False, _stream_threads(5 * param.size))

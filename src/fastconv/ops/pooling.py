@@ -15,8 +15,9 @@ dtypes: float32/float64; mixed inputs are promoted as in NumPy; the output has t
 """
 
 from .._ext import _pool
-from ._checks import (check_shape, float_array, kernel_array, kernel_threads, no_overlap,
+from ._checks import (check_shape, float_array, kernel_array, no_overlap,
                       output, pool_geometry, same_dtype)
+from .activation import _stream_threads
 
 __all__ = [
     "max_pool1d", "max_pool1d_backward", "average_pool1d", "average_pool1d_backward",
@@ -35,7 +36,7 @@ def _forward(kernel, x, pool_size, strides, padding, out):
     y = output("out", out, (x.shape[0], out_len, x.shape[2]), x.dtype)
     no_overlap("out", y, x)
     if y.size:
-        kernel(kernel_array(x, x.dtype), y, p, s, left, kernel_threads(x.size + y.size))
+        kernel(kernel_array(x, x.dtype), y, p, s, left, _stream_threads(x.size + y.size))
     return y
 
 
@@ -111,7 +112,7 @@ def max_pool1d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     no_overlap("out", dx, dy, x)
     if dx.size:
         _pool.max_pool_backward(kernel_array(dy, dtype), kernel_array(x, dtype), dx, p, s, left,
-                                kernel_threads(2 * dx.size + dy.size))
+                                _stream_threads(2 * dx.size + dy.size))
     return dx
 
 
@@ -173,7 +174,7 @@ def average_pool1d_backward(dy, x, pool_size=2, strides=None, padding="valid", *
     no_overlap("out", dx, dy, x)
     if dx.size:
         _pool.average_pool_backward(kernel_array(dy, dtype), dx, p, s, left,
-                                    kernel_threads(dx.size + dy.size))
+                                    _stream_threads(dx.size + dy.size))
     return dx
 
 
@@ -190,7 +191,7 @@ def _global_forward(kernel, x, out):
     y = output("out", out, (x.shape[0], x.shape[2]), x.dtype)
     no_overlap("out", y, x)
     if y.size:
-        kernel(kernel_array(x, x.dtype), y, kernel_threads(x.size))
+        kernel(kernel_array(x, x.dtype), y, _stream_threads(x.size))
     return y
 
 
@@ -255,7 +256,7 @@ def global_max_pool1d_backward(dy, x, *, out=None):
     no_overlap("out", dx, dy, x)
     if dx.size:
         _pool.global_max_pool_backward(kernel_array(dy, dtype), kernel_array(x, dtype), dx,
-                                       kernel_threads(2 * dx.size))
+                                       _stream_threads(2 * dx.size))
     return dx
 
 
@@ -312,5 +313,5 @@ def global_average_pool1d_backward(dy, x, *, out=None):
     dx = output("out", out, x.shape, dtype)
     no_overlap("out", dx, dy, x)
     if dx.size:
-        _pool.global_average_pool_backward(kernel_array(dy, dtype), dx, kernel_threads(dx.size))
+        _pool.global_average_pool_backward(kernel_array(dy, dtype), dx, _stream_threads(dx.size))
     return dx
