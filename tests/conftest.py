@@ -42,3 +42,16 @@ def num_threads():
     old = fastconv.get_num_threads()
     yield fastconv.set_num_threads
     fastconv.set_num_threads(old)
+
+
+@pytest.fixture(scope="session")
+def imdb_archive():
+    """The real Large Movie Review Dataset archive (FASTCONV_DATA, or ../shared/data beside the
+    repository, as CI lays it out); tests that need it skip where neither exists."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for place in (os.environ.get("FASTCONV_DATA", ""), os.path.join(here, "..", "..", "shared", "data")):
+        if place and os.path.isdir(place):
+            place = os.path.join(place, "aclImdb_v1_labeled.tar.gz")
+        if place and os.path.isfile(place):
+            return place
+    pytest.skip("the IMDb archive is not available (set FASTCONV_DATA)")
