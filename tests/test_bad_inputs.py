@@ -219,6 +219,11 @@ LAYER_CASES = [
      r"`ids`.*\[0, 5\).*Received: ids\[0, 1\]=7"),
     ("embedding-call-id-negative", lambda: L.Embedding(5, 2)(np.array([[1, -1]])), ValueError,
      r"Received: ids\[0, 1\]=-1"),
+    ("input-shape-str", lambda: L.Input("abc"), ValueError,
+     r"^Invalid value for argument `shape`\. Expected a tuple of positive ints.*"
+     r"Received: shape='abc'$"),
+    ("input-shape-negative", lambda: L.Input((-1, 3)), ValueError,
+     r"^Invalid value for argument `shape`\..*Received: shape=\(-1, 3\)$"),
 ]
 
 COMPILE_CASES = [
@@ -228,6 +233,9 @@ COMPILE_CASES = [
      r"^Could not interpret optimizer identifier: None$"),
     ("loss-int", lambda: _model().compile("adam", 5), ValueError,
      r"^Could not interpret loss identifier: 5$"),
+    ("loss-list", lambda: _model().compile("adam", ["mse", "mae"]), ValueError,
+     r"^Invalid value for argument `loss`\. fastconv models have one output.*"
+     r"Received: loss=\['mse', 'mae'\]$"),
     ("metrics-str", lambda: _model().compile("adam", "mse", metrics="acc"), TypeError,
      r"`metrics`.*found: acc"),
     ("unknown-kw", lambda: _model().compile("adam", "mse", foo=1), TypeError,
@@ -241,6 +249,13 @@ COMPILE_CASES = [
 ]
 
 FIT_CASES = [
+    ("fit-validation-freq-zero",
+     lambda: _compiled().fit(X, Y, validation_data=(X, Y), validation_freq=0, verbose=0),
+     ValueError, r"^Invalid value for argument `validation_freq`\. Expected a positive int.*"
+     r"Received: validation_freq=0$"),
+    ("fit-validation-freq-str",
+     lambda: _compiled().fit(X, Y, validation_data=(X, Y), validation_freq="2", verbose=0),
+     TypeError, r"`validation_freq`.*Received: validation_freq='2'$"),
     ("fit-x-none", lambda: _compiled().fit(None, Y, verbose=0), ValueError,
      r"`x`.*Received: x=None"),
     ("fit-x-str", lambda: _compiled().fit("abc", Y, verbose=0), TypeError,
@@ -379,6 +394,10 @@ FILE_CASES = [
      r"The shape of the target variable and the shape of the target value"),
     ("load-weights-complex-dataset", lambda f: _model().load_weights(f["complex"]), ValueError,
      r"complex"),
+    ("load-weights-skip-mismatch-str",
+     lambda f: _model().load_weights(f["good"], skip_mismatch="yes"), TypeError,
+     r"^Invalid type for argument `skip_mismatch`\. Expected a bool\. "
+     r"Received: skip_mismatch='yes'$"),
     ("save-weights-int", lambda f: _model().save_weights(5), TypeError,
      r"`filepath`.*Received: filepath=5 of type int"),
     ("save-weights-missing-folder",
@@ -392,6 +411,9 @@ FILE_CASES = [
      r"`filepath`.*Received: filepath=7 of type int"),
     ("imdb-path-missing", lambda f: imdb.load_data(f["dir"] + "/nope.npz"), FileNotFoundError,
      r"nope\.npz \(from the `path` argument\) does not exist"),
+    ("imdb-path-int", lambda f: imdb.load_data(path=5), TypeError,
+     r"^Invalid type for argument `path`\. Expected None or a file or folder path.*"
+     r"Received: path=5$"),
     ("imdb-not-an-archive", lambda f: imdb.load_data(f["text"]), ValueError,
      r"Invalid IMDb data file .*text\.weights\.h5"),
     ("imdb-num-words-str", lambda f: imdb.load_data(f["text"], num_words="5"), TypeError,

@@ -542,6 +542,9 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
     >>> len(x_train), x_train[0][0], int(max(max(x) for x in x_train)) < 20000  # doctest: +SKIP
     (25000, 1, True)
     """
+    if path is not None and not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError("Invalid type for argument `path`. Expected None or a file or folder "
+                        f"path (str or os.PathLike). Received: path={path!r}")
     num_words = _int_arg("num_words", num_words, none_ok=True, minimum=0)
     skip_top = _int_arg("skip_top", skip_top, none_ok=False, minimum=0)
     maxlen = _int_arg("maxlen", maxlen, none_ok=True, minimum=0)

@@ -23,6 +23,21 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
 
+def _check_dims(arg, shape):
+    """A tuple/list of positive ints or None; anything else names `arg` and the value."""
+    try:
+        dims = tuple(shape) if not isinstance(shape, (str, bytes)) else None
+    except TypeError:
+        dims = None
+    ok = dims is not None and all(
+        d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
+        for d in dims)
+    if not ok:
+        raise ValueError(f"Invalid value for argument `{arg}`. Expected a tuple of positive "
+                         f"ints (or None for unknown sizes). Received: {arg}={shape!r}")
+    return shape_tuple(dims)
+
+
 class InputLayer(Layer):
     """The entry point of a model: holds `batch_shape` and passes data through unchanged.
 
@@ -54,8 +69,10 @@ class InputLayer(Layer):
         if shape is not None:
             if isinstance(shape, (int, np.integer)):
                 shape = (shape,)
-            shape = shape_tuple(shape)
+            shape = _check_dims("shape", shape)
             batch_shape = (batch_size,) + shape
+        else:
+            _check_dims("batch_shape", batch_shape)
         self._batch_shape = shape_tuple(batch_shape)
         super().__init__(name=name)
         if dtype is None:

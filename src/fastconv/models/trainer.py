@@ -99,6 +99,23 @@ def _unpack_validation(validation_data):
         f"found: {validation_data}")
 
 
+def _check_validation_freq(freq):
+    """`validation_freq` is a positive int or a collection of positive epoch numbers."""
+    def is_int(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    if is_int(freq):
+        ok = freq >= 1
+    elif isinstance(freq, (list, tuple, set, frozenset, range)):
+        ok = all(is_int(v) and v >= 1 for v in freq)
+    else:
+        raise TypeError("Invalid type for argument `validation_freq`. Expected a positive int or "
+                        f"a list of positive epoch numbers. Received: validation_freq={freq!r}")
+    if not ok:
+        raise ValueError("Invalid value for argument `validation_freq`. Expected a positive int or "
+                         f"a list of positive epoch numbers. Received: validation_freq={freq!r}")
+
+
 class Trainer:
     """Mixin giving a model Keras' training API; the model provides the forward/backward pass."""
 
@@ -126,6 +143,10 @@ class Trainer:
         Raises:
             ValueError: unknown optimizer, loss or metric identifiers.
         """
+        if isinstance(loss, (list, tuple)):
+            raise ValueError("Invalid value for argument `loss`. fastconv models have one output; "
+                             "expected a loss name, Loss instance or function. "
+                             f"Received: loss={loss!r}")
         self.optimizer = optimizers_mod.get(optimizer)
         if loss is not None and not (isinstance(loss, str) and loss in ("crossentropy", "ce")):
             self._loss_obj = losses_mod.get(loss)
@@ -345,6 +366,7 @@ class Trainer:
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
             raise ValueError(f"Invalid value for argument `epochs`. Expected an int. "
                              f"Received: epochs={epochs}")
+        _check_validation_freq(validation_freq)
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError("Invalid value for argument `verbose`. Expected 'auto', 0, 1 or 2. "
                              f"Received: verbose={verbose}")

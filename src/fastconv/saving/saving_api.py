@@ -124,6 +124,9 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
     kwargs = {k: v for k, v in kwargs.items() if k not in ("by_name", "objects_to_skip")}
     if kwargs:
         raise ValueError(f"Invalid keyword arguments: {kwargs}")
+    if not isinstance(skip_mismatch, bool):
+        raise TypeError("Invalid type for argument `skip_mismatch`. Expected a bool. "
+                        f"Received: skip_mismatch={skip_mismatch!r}")
     if not path.endswith((".weights.h5", ".keras")):
         raise ValueError(
             f"File format not supported: filepath={path}. fastconv supports Keras 3 `.keras` "
