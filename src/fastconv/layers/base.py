@@ -185,6 +185,26 @@ class InputSpec:
                                  f"{value}, but received input with shape {shape}")
 
 
+
+def assign_weights(owner, variables, weights):
+    """Check `weights` against `variables` (count, then every shape) with Keras' messages, and
+    only then assign them all, so a bad list leaves every variable unchanged."""
+    weights = list(weights)
+    if len(variables) != len(weights):
+        raise ValueError(
+            f"You called `set_weights(weights)` on layer '{owner}' with a weight list "
+            f"of length {len(weights)}, but the layer was expecting {len(variables)} weights.")
+    arrays = []
+    for var, value in zip(variables, weights):
+        value = np.asarray(value)
+        if var.shape != value.shape:
+            raise ValueError(
+                f"Layer {owner} weight shape {var.shape} is not compatible with "
+                f"provided weight shape {value.shape}.")
+        arrays.append(value)
+    for var, value in zip(variables, arrays):
+        var.assign(value)
+
 class Layer:
     """Base class of all fastconv layers (Keras' `keras.layers.Layer` surface).
 
@@ -308,22 +328,7 @@ class Layer:
 
     def set_weights(self, weights):
         """Assign weights (NumPy arrays) in `weights` order, after checking count and shapes."""
-        own = self.weights
-        weights = list(weights)
-        if len(own) != len(weights):
-            raise ValueError(
-                f"You called `set_weights(weights)` on layer '{self.name}' with a weight list "
-                f"of length {len(weights)}, but the layer was expecting {len(own)} weights.")
-        arrays = []
-        for var, value in zip(own, weights):
-            value = np.asarray(value)
-            if var.shape != value.shape:
-                raise ValueError(
-                    f"Layer {self.name} weight shape {var.shape} is not compatible with "
-                    f"provided weight shape {value.shape}.")
-            arrays.append(value)
-        for var, value in zip(own, arrays):
-            var.assign(value)
+        assign_weights(self.name, self.weights, weights)
 
     def count_params(self):
         if not self.built:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .. import layers as layers_mod
-from ..layers.base import Layer, _reject_symbolic, auto_name, shape_tuple
+from ..layers.base import Layer, _reject_symbolic, assign_weights, auto_name, shape_tuple
 from ..layers.embedding import Embedding
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.pooling import GlobalAveragePooling1D
@@ -311,21 +311,7 @@ class Sequential(Trainer):
         Raises:
             ValueError: wrong count or a shape mismatch (Keras' messages); nothing is assigned.
         """
-        own = self.weights
-        weights = list(weights)
-        if len(own) != len(weights):
-            raise ValueError(
-                f"You called `set_weights(weights)` on layer '{self.name}' with a weight list of "
-                f"length {len(weights)}, but the layer was expecting {len(own)} weights.")
-        arrays = []
-        for var, value in zip(own, weights):
-            value = np.asarray(value)
-            if var.shape != value.shape:
-                raise ValueError(f"Layer {self.name} weight shape {var.shape} is not compatible "
-                                 f"with provided weight shape {value.shape}.")
-            arrays.append(value)
-        for var, value in zip(own, arrays):
-            var.assign(value)
+        assign_weights(self.name, self.weights, weights)
 
     def count_params(self):
         if not self.built:
