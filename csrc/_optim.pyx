@@ -209,3 +209,70 @@ def rmsprop_rows(floating[:, ::1] p, const floating[:, ::1] grad, floating[:, ::
                 _rmsprop_zero_rows(&p[r, 0], &v[r, 0], (run - r) * E, lr_, rho_, omr_, eps_,
                                    zero_, lr0_pz)
                 r = run
+
+
+# Deferred velocity decay for plain RMSprop on a (V, E) table with a row-compact gradient.
+# Under the conditions the optimizer checks before every step (lr*0 is +0.0, epsilon > 0,
+# 0 < rho <= 1, every velocity value >= 0), a step in which a row's gradient is zero leaves
+# the row's weights unchanged (see _rmsprop_zero_rows: inc is +0.0) and only decays its
+# velocity, v = rho*v + omr*(0*0). Those decays need not run while nobody reads the velocity:
+# stamp[r] records the last step whose decay row r has received. When the row is touched again
+# (rmsprop_rows_deferred) or the velocity is read (rmsprop_catch_up), the missing decays run
+# one by one, in step order, with the same operations as the dense pass: bit-identical to it,
+# but a step reads and writes only the touched rows (csrc/optim_kernels.h runs the decays in
+# registers and stops a row early at a fixed point).
+# prange over rows, static; the rows of one call are distinct, so each row has one owner.
+cdef extern from "optim_kernels.h" nogil:
+    void fc_decay_row_f(float *v, isize n, long long k, float rho, float c)
+    void fc_decay_row_d(double *v, isize n, long long k, double rho, double c)
+
+
+cdef inline void _decay_row(floating* v, isize n, long long k, floating rho,
+                            floating c) noexcept nogil:
+    if floating is float:
+        fc_decay_row_f(v, n, k, rho, c)
+    else:
+        fc_decay_row_d(v, n, k, rho, c)
+
+
+def rmsprop_rows_deferred(floating[:, ::1] p, const floating[:, ::1] grad, const int[::1] rows,
+                          isize count, floating[:, ::1] v, long long[::1] stamp, long long step,
+                          double lr, double rho, double one_minus_rho, double epsilon,
+                          double zero, int num_threads):
+    """Step `step` for rows rows[:count] (gradient grad[j] for row rows[j], distinct rows):
+    first the decays of steps stamp[r]+1 .. step-1, then the full update; stamp[r] = step.
+    Returns how many of those rows now hold a velocity value that is not >= 0 (NaN)."""
+    cdef isize E = p.shape[1]
+    cdef isize j, r, i
+    cdef floating lr_ = <floating>lr, rho_ = <floating>rho, omr_ = <floating>one_minus_rho
+    cdef floating eps_ = <floating>epsilon, zero_ = <floating>zero
+    cdef floating c = omr_ * (zero_ * zero_)
+    cdef int bad = 0, row_bad
+    if E == 0:
+        return 0
+    # `bad` is an integer sum reduction: exact, so the same for any thread count.
+    for j in prange(count, nogil=True, schedule="static", num_threads=num_threads):
+        r = rows[j]
+        _decay_row(&v[r, 0], E, step - 1 - stamp[r], rho_, c)
+        _rmsprop_block(&p[r, 0], &grad[j, 0], &v[r, 0], NULL, NULL, E, lr_, rho_, omr_,
+                       eps_, <floating>0, False, False)
+        stamp[r] = step
+        row_bad = 0
+        for i in range(E):
+            row_bad = row_bad | <int>(not (v[r, i] >= 0))
+        bad += row_bad
+    return bad
+
+
+def rmsprop_catch_up(floating[:, ::1] v, long long[::1] stamp, long long step, double rho,
+                     double one_minus_rho, double zero, int num_threads):
+    """Bring every row's velocity up to step `step` (the decays of stamp[r]+1 .. step)."""
+    cdef isize V = v.shape[0], E = v.shape[1]
+    cdef isize r
+    cdef floating rho_ = <floating>rho, omr_ = <floating>one_minus_rho, zero_ = <floating>zero
+    cdef floating c = omr_ * (zero_ * zero_)
+    if E == 0:
+        return
+    for r in prange(V, nogil=True, schedule="static", num_threads=num_threads):
+        _decay_row(&v[r, 0], E, step - stamp[r], rho_, c)
+        stamp[r] = step

@@ -167,3 +167,97 @@ def test_activation_backward_into_equals_public_op(rng, act, layout):
     got = _activation_backward_into(dy, y, act, out)
     assert got is out
     assert out.tobytes() == activation_backward(dy, y, act).tobytes()
+
+
+class _GradOwner:  # what RowGradient.dense() needs from a layer
+    def __init__(self, shape, dtype):
+        self.g = np.zeros(shape, dtype)
+
+    def _grad(self, var):
+        return self.g
+
+
+def _lr32(value):  # optimizers keep learning_rate as a float32 variable, as Keras does
+    return float(np.float32(value))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3], ids=lambda t: f"t{t}")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rmsprop_deferred_decay_equals_dense_steps(rng, num_threads, dtype, threads):
+    """Plain RMSprop on an embedding table defers the velocity decay of untouched rows; held
+    bitwise against the public dense update, step by step, through every switch back to the
+    every-row update: negative learning rate, rho changed, velocity read and written, NaN."""
+    from fastconv.layers.base import Variable
+    from fastconv.layers.embedding import RowGradient
+
+    num_threads(threads)
+    v_rows, e, batch, steps = 400, 5, (3, 8), 300
+    p = rng.standard_normal((v_rows, e)).astype(dtype)
+    var = Variable(p.copy(), "embeddings")
+    owner = _GradOwner(p.shape, p.dtype)
+    opt = optimizers.RMSprop(learning_rate=0.01)
+    vel = np.zeros_like(p)
+    rho = 0.9
+    for step in range(steps):
+        if step == 100:
+            opt.learning_rate = -0.01  # lr*0 is -0.0: untouched rows' -0.0 weights turn +0.0
+            p[::7] = -0.0
+            var.assign(p)
+        if step == 105:
+            opt.learning_rate = 0.01
+        if step == 150:
+            rho = opt.rho = 0.8
+        if step == 200:  # a reader sees current values; what it writes is honoured
+            got = opt.variables[2]
+            assert got.value.tobytes() == vel.tobytes()
+            vel[::11] = -1e-3
+            got.assign(vel)
+        if step == 210:
+            vel[::11] = np.abs(vel[::11])
+            opt.variables[2].assign(vel)
+        hot = rng.integers(0, 40, size=batch)  # rows 350+ are never touched
+        cold = rng.integers(40, 350, size=batch)
+        ids = np.where(rng.random(batch) < 0.8, hot, cold).astype(np.int32)
+        dy = rng.standard_normal(batch + (e,)).astype(dtype)
+        if step == 250:
+            dy[0, 0, 0] = np.nan  # NaN velocity from here on: every-row updates only
+        count, rows, grad, pos = _rows(dy, ids, v_rows)
+        opt.apply([RowGradient(owner, var, count, rows, grad, pos)], [var])
+        with np.errstate(invalid="ignore"):
+            rmsprop_update(p, embedding_backward(dy, ids, v_rows), vel,
+                           _lr32(opt.learning_rate.value), rho=rho, epsilon=1e-7)
+        assert var.value.tobytes() == p.tobytes(), step
+    assert opt.variables[2].value.tobytes() == vel.tobytes()
+    assert opt._deferred[id(var)].count >= 150  # the deferred path did run
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rmsprop_deferred_decay_reaches_fixed_point(rng, dtype):
+    """Rows untouched for 1,500 steps decay into subnormals and stop changing (rho*v == v):
+    the catch-up may stop early there, and must stop at exactly the right value."""
+    from fastconv.layers.base import Variable
+    from fastconv.layers.embedding import RowGradient
+
+    v_rows, e = 30, 4
+    p = rng.standard_normal((v_rows, e)).astype(dtype)
+    var = Variable(p.copy(), "embeddings")
+    owner = _GradOwner(p.shape, p.dtype)
+    opt = optimizers.RMSprop(learning_rate=0.01, rho=0.9)
+    vel = np.zeros_like(p)
+    for step in range(1500):
+        if step == 0:
+            ids = np.arange(v_rows, dtype=np.int32).reshape(1, -1)
+        elif step == 700:  # touch a long-untouched row once more midway
+            ids = np.array([[20]], np.int32)
+        else:
+            ids = rng.integers(0, 3, size=(1, 2)).astype(np.int32)
+        dy = rng.standard_normal(ids.shape + (e,)).astype(dtype) * 1e3
+        count, rows, grad, pos = _rows(dy, ids, v_rows)
+        opt.apply([RowGradient(owner, var, count, rows, grad, pos)], [var])
+        rmsprop_update(p, embedding_backward(dy, ids, v_rows), vel, _lr32(0.01), rho=0.9)
+    assert var.value.tobytes() == p.tobytes()
+    got = opt.variables[2].value
+    assert got.tobytes() == vel.tobytes()
+    if dtype == "float32":  # reached the subnormal fixed point of v = 0.9*v
+        tiny = np.delete(vel, [0, 1, 2, 20], axis=0)
+        assert np.all((tiny > 0) & (tiny < np.finfo(np.float32).tiny))

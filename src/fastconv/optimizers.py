@@ -14,7 +14,7 @@ from . import _backend
 from .layers.base import Variable, auto_name
 from .layers.embedding import RowGradient
 from .ops import optim as _optim_ops
-from .ops.optim import _rmsprop_update_rows
+from .ops.optim import _rmsprop_catch_up, _rmsprop_rows_deferred, _rmsprop_update_rows
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "serialize", "deserialize"]
 
@@ -312,8 +312,14 @@ class RMSprop(Optimizer):
                 self._slot(var, "average_gradient") is not None:
             self._update(var, np.ascontiguousarray(grad.dense()), lr)
             return
-        _rmsprop_update_rows(var.value, grad.values, self._slot(var, "velocity").value, grad.pos,
-                             lr, rho=self.rho, epsilon=self.epsilon)
+        vel = self._slot(var, "velocity")
+        deferred = self.__dict__.setdefault("_deferred", {}).get(id(var))
+        if deferred is None:
+            deferred = self._deferred[id(var)] = _DeferredDecay(var, vel)
+        if deferred.step(grad, lr, self.rho, self.epsilon):
+            return
+        _rmsprop_update_rows(var.value, grad.values, vel.value, grad.pos, lr, rho=self.rho,
+                             epsilon=self.epsilon)
 
     def _update(self, var, grad, lr):
         mom = self._slot(var, "momentum")
@@ -335,6 +341,67 @@ class RMSprop(Optimizer):
         config.update({"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
                        "centered": self.centered})
         return config
+
+
+class _DeferredDecay:
+    """RMSprop's velocity decay for the rows of an embedding table that a step did not touch,
+    run only when the row is touched again or the velocity is read (bit-identical to running it
+    every step: fastconv.ops.optim._rmsprop_rows_deferred). A step over a 20,000-row table then
+    costs time for the <= 3,200 rows a batch touches instead of a pass over all of them.
+
+    Deferring is exact while lr*0 is +0.0, epsilon > 0, rho in (0, 1] stays the same and no
+    velocity value is negative or NaN; `step` checks those first and otherwise returns False
+    after bringing the velocity up to date, and the caller runs the every-row update instead.
+    The velocity variable calls `catch_up` before anyone reads it; the next step then checks
+    its values again, since the reader may have written to them.
+    """
+
+    def __init__(self, var, velocity):
+        self.var, self.velocity = var, velocity
+        self.stamp = np.zeros(var.shape[0], dtype=np.int64)
+        self.count = 0            # steps run; row r's velocity is current up to stamp[r]
+        self.pending = False
+        self.rho = None
+        self.usable = None        # None: velocity values not checked since last read
+        self._lr = self._lr_ok = None
+        velocity._sync = self.catch_up
+
+    def catch_up(self):
+        if self.pending:
+            _rmsprop_catch_up(self.velocity._value, self.stamp, self.count, self.rho)
+            self.pending = False
+        self.usable = None
+
+    def _lr_is_pos_zero(self, lr, dt):
+        if lr != self._lr:
+            z = dt.type(lr) * dt.type(0)
+            self._lr, self._lr_ok = lr, bool(z == 0 and not np.signbit(z))
+        return self._lr_ok
+
+    def step(self, grad, lr, rho, epsilon):
+        p, v = self.var.value, self.velocity._value
+        dt = p.dtype
+        if p.ndim != 2 or v.shape != p.shape or v.dtype != dt or not v.flags.c_contiguous:
+            return False
+        if rho != self.rho:
+            self.catch_up()
+            self.rho = rho
+        if not (self._lr_is_pos_zero(lr, dt) and dt.type(epsilon) > 0 and dt.type(rho) > 0
+                and rho <= 1.0):
+            self.catch_up()
+            return False
+        if self.usable is None:
+            self.usable = bool(np.all(v >= 0))
+        if not self.usable:
+            return False
+        self.count += 1
+        bad = _rmsprop_rows_deferred(p, grad.values, grad.rows, grad.count, v, self.stamp,
+                                     self.count, lr, rho, epsilon)
+        self.pending = True
+        if bad:
+            self.catch_up()
+            self.usable = False
+        return True
 
 
 class Adam(Optimizer):

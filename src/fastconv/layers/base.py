@@ -112,9 +112,14 @@ class Variable:
         self.name = name
         self._trainable = bool(trainable)
         self.path = path or name
+        # Set by an owner that keeps part of the value pending (RMSprop's deferred velocity
+        # decay): called before the array is handed out, so every reader sees current values.
+        self._sync = None
 
     @property
     def value(self):
+        if self._sync is not None:
+            self._sync()
         return self._value
 
     @property
@@ -138,7 +143,7 @@ class Variable:
         self._trainable = bool(value)
 
     def numpy(self):
-        return self._value.copy()
+        return self.value.copy()
 
     def assign(self, value):
         value = np.asarray(value)
@@ -148,16 +153,16 @@ class Variable:
                 "`variable.assign(value)` must match. "
                 f"variable.shape={self._value.shape}, Received: value.shape={value.shape}. "
                 f"Target variable: {self!r}")
-        self._value[...] = value
+        self.value[...] = value
 
     def __float__(self):
-        return float(self._value)
+        return float(self.value)
 
     def __int__(self):
-        return int(self._value)
+        return int(self.value)
 
     def __array__(self, dtype=None, copy=None):
-        return self._value if dtype is None else self._value.astype(dtype)
+        return self.value if dtype is None else self.value.astype(dtype)
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"

@@ -224,6 +224,37 @@ def _rmsprop_update_rows(param, grad_rows, velocity, pos, learning_rate, rho=0.9
                             _stream_threads(2 * param.size))
 
 
+def _rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step, learning_rate,
+                           rho, epsilon):
+    """Internal training fast path: plain RMSprop step `step` of a (V, E) table whose gradient
+    is grad_rows[j] for row rows[j] (j < count, distinct rows) and zero elsewhere, with the
+    velocity decays of zero-gradient steps deferred (csrc/_optim.pyx explains the scheme).
+
+    Row r's velocity is current up to step stamp[r]; this runs its missing decays, then the
+    update, for the touched rows only, and sets their stamp to `step`. Bit-identical to
+    `rmsprop_update` with the dense gradients of every step once `_rmsprop_catch_up` has run,
+    provided the caller checked, for this step and every deferred one: lr*0 is +0.0,
+    epsilon > 0, 0 < rho <= 1 unchanged, and no velocity value below 0 or NaN.
+
+    For the optimizers' use only: param, velocity (V, E) and grad_rows (R, E) C-contiguous of
+    one dtype, rows (R,) int32, stamp (V,) int64, all owned by the caller.
+    Returns the number of touched rows whose velocity now holds a NaN or negative value (the
+    caller must then stop deferring).
+    """
+    if not count:
+        return 0
+    return _optim.rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step,
+                                        learning_rate, rho, 1.0 - rho, epsilon, 0.0,
+                                        _stream_threads(3 * count * param.shape[1]))
+
+
+def _rmsprop_catch_up(velocity, stamp, step, rho):
+    """Run every deferred velocity decay of `_rmsprop_rows_deferred` up to step `step`."""
+    if velocity.size:
+        _optim.rmsprop_catch_up(velocity, stamp, step, rho, 1.0 - rho, 0.0,
+                                _stream_threads(2 * velocity.size))
+
+
 def _trusted(param, grad, *slots):
     """True when the arrays meet what the kernels need, so the optimizers may skip `_prepare`:
     one dtype and shape, C-contiguous, writeable (slots are the optimizer's own arrays)."""
