@@ -90,13 +90,17 @@ def bias_act(const floating[:, ::1] y, const floating[::1] bias, floating[:, ::1
 cdef inline void _grad_block(const floating* dy, const floating* y, floating* dz, isize n,
                              int act) noexcept nogil:
     cdef isize i
-    cdef floating v
+    cdef floating v, g
     if act == LINEAR:
         for i in range(n):
             dz[i] = dy[i]
     elif act == RELU:
+        # dy is read unconditionally so the select compiles branch-free and vectorizes (random
+        # signs would mispredict a branch on every other element).
         for i in range(n):
-            dz[i] = dy[i] if y[i] > 0 else 0
+            g = dy[i]
+            v = y[i]
+            dz[i] = g if v > 0 else 0
     elif act == SIGMOID:
         for i in range(n):
             v = y[i]
