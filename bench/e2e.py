@@ -11,6 +11,8 @@ imports differ, exactly as a user would switch.
     python bench/e2e.py --frameworks fastconv --merge peers.json               # then compare
 
 With --threads > 1, fastconv's IMDb epoch also runs on 1 thread for the "2 vs 1 thread" row.
+`--busy N` keeps N single-threaded busy-loop processes running during every measurement: the
+speed a user gets while something else holds a core.
 
 The IMDb data comes from fastconv.datasets.imdb (FASTCONV_DATA or ../shared/data) for every
 framework, tokenised once and cached before any timing starts.
@@ -120,7 +122,26 @@ def _child(framework, workload, n_train, threads):
     print("E2E_RESULT " + json.dumps(out))
 
 
-def _run(framework, workload, n_train, threads):
+def _start_busy(n):
+    """n processes that spin on one core each until killed."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def _stop_busy(procs):
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def _run(framework, workload, n_train, threads, busy=0):
+    procs = _start_busy(busy)
+    try:
+        return _run_child(framework, workload, n_train, threads)
+    finally:
+        _stop_busy(procs)
+
+
+def _run_child(framework, workload, n_train, threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), FASTCONV_NUM_THREADS=str(threads),
                XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
                          f"intra_op_parallelism_threads={threads}",
@@ -151,6 +172,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--quick", action="store_true", help="1 repeat, 5,000 IMDb training reviews")
+    ap.add_argument("--busy", type=int, default=0,
+                    help="busy-loop processes competing for the CPUs during each measurement")
     ap.add_argument("--json", help="also write all raw results to this file")
     ap.add_argument("--merge", action="append", default=[],
                     help="add the raw results of an earlier --json run (repeatable)")
@@ -161,11 +184,11 @@ def main(argv=None):
     raw = {}
     for wl in args.workloads.split(","):
         for fw in frameworks:
-            runs = [r for r in (_run(fw, "none" if wl == "import" else wl, n_train, args.threads)
-                                for _ in range(repeats)) if r]
+            runs = [r for r in (_run(fw, "none" if wl == "import" else wl, n_train, args.threads,
+                                     args.busy) for _ in range(repeats)) if r]
             raw[(fw, wl)] = runs
         if wl == "imdb" and "fastconv" in frameworks and args.threads > 1:
-            raw[("fastconv-1t", wl)] = [r for r in (_run("fastconv", wl, n_train, 1)
+            raw[("fastconv-1t", wl)] = [r for r in (_run("fastconv", wl, n_train, 1, args.busy)
                                                     for _ in range(repeats)) if r]
     for path in args.merge:
         with open(path) as f:
@@ -178,7 +201,8 @@ def main(argv=None):
     keys = {"import": ["import_s"],
             "imdb": ["fit_epoch_s", "fit_epoch_cpu_s", "predict_s", "peak_rss_mb", "test_acc"],
             "stock": ["fit_s", "fit_cpu_s", "peak_rss_mb"]}
-    print(f"\nthreads={args.threads}  repeats={repeats}  imdb train reviews={n_train}  (medians)")
+    print(f"\nthreads={args.threads}  repeats={repeats}  imdb train reviews={n_train}  "
+          f"competing busy processes={args.busy}  (medians)")
     print(f"{'workload':<8} {'metric':<13}" + "".join(f"{f:>14}" for f in frameworks)
           + f"{'fastconv/best':>15}")
     for wl in args.workloads.split(","):

@@ -337,7 +337,9 @@ def _model():
 
 def weights_file(d):
     if not _WEIGHTS:
-        folder = tempfile.mkdtemp(prefix="fastconv-fuzz-")
+        # One small file rewritten per input, in FASTCONV_FUZZ_TMP (make fuzz points it at a
+        # tmpfs folder it removes afterwards), else the system's temporary folder.
+        folder = tempfile.mkdtemp(prefix="fastconv-fuzz-", dir=os.environ.get("FASTCONV_FUZZ_TMP"))
         good = os.path.join(folder, "good.weights.h5")
         m = _model()
         m.save_weights(good)

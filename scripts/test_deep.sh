@@ -8,7 +8,7 @@
 #   3 valgrind  kernel tests (no sweeps) on the installed build under valgrind memcheck (G3)
 #   4 tsan      ThreadSanitizer build + the Python-thread tests, OMP_NUM_THREADS=1     (F2)
 #   5 fuzz      every atheris target in fuzz/ on a sanitizer build                     (H1)
-#   6 seeds     whole suite for each seed, then Hypothesis with the `deep` profile     (M1, A2, B1)
+#   6 seeds     the randomised tests for each seed 0-99, then Hypothesis `deep` (x10) (M1, A2, B1)
 #   7 leaks     the deep leak loops                                                    (I1-I4)
 #   8 oracles   the remaining `-m deep` tests: PyTorch / Keras oracles                 (A5, P1, P2)
 #
@@ -16,13 +16,31 @@
 # imported through PYTHONPATH, so the normal (editable) install is never touched. Steps 6-8 test
 # the installed package.
 #
+# Time on 2 cores (the whole tier is meant to stay under an hour): valgrind is single-threaded,
+# so it runs in the background next to steps 4 and 5; fuzz targets run two at a time; step 6
+# splits the seeds over two pytest processes.
+#
+# Fuzzing and the compiler: TESTING.md H1 names clang `-fsanitize=address,fuzzer-no-link` with
+# atheris' asan_with_fuzzer.so. Where clang and that library exist, step 5 builds and uses that.
+# Otherwise (gcc only) each target runs in two parts: a coverage-guided run on the installed build
+# (guidance from atheris' instrumentation of the fastconv Python code, which decides which kernel
+# paths are reached; the C kernels themselves give no coverage feedback), growing a corpus; then
+# FASTCONV_FUZZ_RUNS executions of that corpus and its mutations on the gcc ASan+UBSan build.
+# The 100,000 executions of H1 are counted on the sanitizer build alone.
+#
 # Knobs (environment):
 #   FASTCONV_DEEP_DIR=/tmp/fastconv-deep   work folder (builds, logs, junit files, crashes)
 #   FASTCONV_DEEP_STEPS="1 2 3 4 5 6 7 8"  which steps to run
 #   FASTCONV_DEEP_KEEP_GOING=1             do not stop at the first failing step
 #   FASTCONV_DEEP_SEEDS="0-99"             seeds for step 6 ("a-b" or a list)
-#   FASTCONV_FUZZ_RUNS=100000              executions per atheris target ...
+#   FASTCONV_DEEP_SEED_JOBS=2              pytest processes the seeds are split over
+#   FASTCONV_DEEP_IMDB_SEEDS="0,1"         seeds for the IMDb training test (30-90 s each; "" = none)
+#   FASTCONV_DEEP_OVERLAP=1                run step 3 (valgrind) in the background during 4-5
+#   FASTCONV_DEEP_BUILD_JOBS=2             parallel compile jobs for the sanitizer/debug builds
+#   FASTCONV_FUZZ_RUNS=100000              sanitizer-build executions per atheris target ...
 #   FASTCONV_FUZZ_SECONDS=600              ... or this many seconds, whichever comes first
+#   FASTCONV_FUZZ_GUIDED_RUNS=10000        coverage-guided executions per target (corpus growth)
+#   FASTCONV_FUZZ_JOBS=2                   atheris targets run at the same time
 #   FASTCONV_FUZZ_TARGETS="*"              which fuzz/fuzz_<name>.py targets (a glob)
 #   FASTCONV_DEEP_REBUILD=1                rebuild the sanitizer/debug copies even if present
 #   FASTCONV_DEEP_REUSE=1                  reuse existing builds even if csrc/ changed since
@@ -38,10 +56,17 @@ FUZZ_SECONDS=${FASTCONV_FUZZ_SECONDS:-600}
 FUZZ_TARGETS=${FASTCONV_FUZZ_TARGETS:-*}
 REBUILD=${FASTCONV_DEEP_REBUILD:-0}
 REUSE=${FASTCONV_DEEP_REUSE:-0}
+OVERLAP=${FASTCONV_DEEP_OVERLAP:-1}
+BUILD_JOBS=${FASTCONV_DEEP_BUILD_JOBS:-2}
+SEED_JOBS=${FASTCONV_DEEP_SEED_JOBS:-2}
+IMDB_SEEDS=${FASTCONV_DEEP_IMDB_SEEDS-0,1}
+FUZZ_GUIDED_RUNS=${FASTCONV_FUZZ_GUIDED_RUNS:-10000}
+FUZZ_JOBS=${FASTCONV_FUZZ_JOBS:-2}
 PY=${PYTHON:-python}
 EXE=$("$PY" -c "import sys; print(sys.executable)")  # the interpreter itself, not a wrapper script
 SUMMARY="$WORK/summary.tsv"
 FAILED=0
+T_START=$(date +%s)
 
 mkdir -p "$WORK"
 : > "$SUMMARY"
@@ -59,9 +84,23 @@ print_summary() {
     printf '%s\n' "-----------------------------------------------------------------------------------------"
     while IFS=$'\t' read -r step name cases fails secs status; do
         printf '%-4s %-44s %10s %9s %8s  %s\n' "$step" "$name" "$cases" "$fails" "$secs" "$status"
-    done < "$SUMMARY"
+    done < <(sort -s -t$'\t' -k1,1n "$SUMMARY")
+    # totals over the step rows (the indented rows are their parts)
+    awk -F'\t' -v wall=$(( $(date +%s) - T_START )) '$2 !~ /^ / {c += $3; f += $4; n++}
+        END {printf "%-4s %-44s %10d %9d %8d  %d steps (wall time)\n", "all", "total", c, f, wall, n}' \
+        "$SUMMARY"
 }
-trap print_summary EXIT
+
+VG_PID=""
+on_exit() {
+    if [[ -n "$VG_PID" ]] && kill -0 "$VG_PID" 2> /dev/null; then
+        kill -TERM -- -"$VG_PID" 2> /dev/null  # the background valgrind step's process group
+        wait "$VG_PID" 2> /dev/null
+        record 3 "valgrind (stopped: another step failed)" 0 0 "-" "not finished"
+    fi
+    print_summary
+}
+trap on_exit EXIT
 
 # Copy the source tree (no build products) to $1.
 snapshot() {
@@ -84,7 +123,7 @@ build_copy() {
     snapshot "$dir"
     if declare -F "prepare_$(basename "$dir")" > /dev/null; then "prepare_$(basename "$dir")" "$dir"; fi
     echo "building in $dir ($*) ..."
-    if ! (cd "$dir" && env "$@" "$PY" setup.py -q build_ext --inplace -t build/tmp \
+    if ! (cd "$dir" && env "$@" "$PY" setup.py -q build_ext --inplace -j "$BUILD_JOBS" -t build/tmp \
             > build.log 2>&1); then
         tail -30 "$dir/build.log"
         return 1
@@ -256,69 +295,6 @@ EOF
         "$(( ${fails:-0} + races ))"
 }
 
-step_fuzz() {
-    local t0; t0=$(date +%s); log "5: atheris targets"
-    local rc=0 dir preload total=0 crashes=0
-    if ! "$PY" -c "import atheris" 2> /dev/null; then
-        "$PY" -m pip install --quiet atheris || { finish 5 "atheris (cannot install)" 1 "$t0" 0 1; return; }
-    fi
-    local atheris_dir; atheris_dir=$("$PY" -c "import atheris, os; print(os.path.dirname(atheris.__file__))")
-    if command -v clang > /dev/null && [[ -f "$atheris_dir/asan_with_fuzzer.so" ]]; then
-        # extension instrumented for libFuzzer's coverage + ASan, as atheris documents (needs an
-        # atheris built from source with clang, which ships asan_with_fuzzer.so)
-        dir="$WORK/fuzzbuild"
-        build_copy "$dir" CC=clang LDSHARED="clang -shared" \
-            FASTCONV_SANITIZE=address,fuzzer-no-link || { finish 5 "clang fuzz build" 1 "$t0" 0 1; return; }
-        preload="$atheris_dir/asan_with_fuzzer.so"
-    else
-        echo "no clang + asan_with_fuzzer.so: the corpus found on the plain build is replayed and"
-        echo "extended on the gcc ASan+UBSan build"
-        dir="$WORK/asan"
-        build_copy "$dir" FASTCONV_SANITIZE=address,undefined || { finish 5 "ASan build" 1 "$t0" 0 1; return; }
-        preload="$ASAN_LIB"
-    fi
-    mkdir -p "$WORK/fuzz-artifacts"
-    rm -f "$WORK"/fuzz-artifacts/*
-    # Per target: (a) coverage-guided run on the installed build, growing a corpus (a preloaded
-    # ASan runtime hides atheris' coverage counters, so guidance needs the plain interpreter);
-    # (b) the corpus plus FUZZ_RUNS/10 more inputs under the sanitizer build. A finding is a
-    # crash/timeout/oom artifact, a sanitizer report, or a run that does not reach "Done".
-    for target in "$ROOT"/fuzz/fuzz_${FUZZ_TARGETS}.py; do
-        local name; name=$(basename "$target" .py)
-        local corpus="$WORK/fuzz-corpus/$name" runs=0 bad=0 part
-        mkdir -p "$corpus"
-        for part in plain sanitizer; do
-            local out="$WORK/fuzz-$name-$part.log" n
-            if [[ $part == plain ]]; then
-                OMP_NUM_THREADS=1 "$EXE" "$target" "$corpus" -atheris_runs="$FUZZ_RUNS" \
-                    -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -timeout=120 \
-                    -artifact_prefix="$WORK/fuzz-artifacts/$name-" > "$out" 2>&1
-            else
-                env LD_PRELOAD="$preload" \
-                    ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:log_path="$WORK/fuzz-artifacts/$name-asan" \
-                    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$WORK/fuzz-artifacts/$name-ubsan" \
-                    PYTHONPATH="$dir/src" OMP_NUM_THREADS=1 "$EXE" "$target" "$corpus" \
-                    -atheris_runs="$(( FUZZ_RUNS / 10 ))" -max_total_time="$FUZZ_SECONDS" \
-                    -detect_leaks=0 -rss_limit_mb=4096 -timeout=120 \
-                    -artifact_prefix="$WORK/fuzz-artifacts/$name-" > "$out" 2>&1
-            fi
-            n=$(grep -oE "^Done [0-9]+ " "$out" | tail -1 | awk '{print $2}')
-            [[ -z "$n" ]] && bad=1
-            runs=$(( runs + ${n:-0} ))
-        done
-        if compgen -G "$WORK/fuzz-artifacts/$name-*" > /dev/null; then bad=1; fi
-        total=$(( total + runs ))
-        echo "  $name: $runs executions ($(ls "$corpus" | wc -l) corpus inputs), $([[ $bad == 0 ]] && echo ok || echo FINDING)"
-        if [[ $bad != 0 ]]; then
-            crashes=$(( crashes + 1 )); rc=1
-            grep -hE "Uncaught Python exception|ERROR: AddressSanitizer|runtime error|ERROR: libFuzzer" -A8 \
-                "$WORK"/fuzz-$name-*.log "$WORK"/fuzz-artifacts/$name-*san* 2>/dev/null | head -30
-        fi
-        record 5 "  atheris $name" "$runs" "$bad" "-" "$([[ $bad == 0 ]] && echo ok || echo FINDING)"
-    done
-    finish 5 "atheris: all targets" "$rc" "$t0" "$total" "$crashes"
-}
-
 expand_seeds() {
     local s
     for s in $SEEDS; do
@@ -326,27 +302,162 @@ expand_seeds() {
     done
 }
 
-step_seeds() {
-    local t0; t0=$(date +%s); log "6: seeds $SEEDS, then Hypothesis deep profile"
-    local rc=0 cases=0 fails=0 seed c f
-    for seed in $(expand_seeds); do
-        FASTCONV_TEST_SEED=$seed run_pytest "$ROOT" "$WORK/seed-$seed.xml" -x > "$WORK/seed-$seed.log" 2>&1 \
-            || { rc=1; echo "  seed $seed FAILED (see $WORK/seed-$seed.log)"; }
-        read -r c f < <(junit_counts "$WORK/seed-$seed.xml")
-        cases=$(( cases + ${c:-0} )); fails=$(( fails + ${f:-0} ))
-        echo "  seed $seed: $c tests, $f failures"
+# One atheris target, $1 = fuzz/fuzz_<name>.py, in two parts:
+#  (a) guided: FUZZ_GUIDED_RUNS inputs on the installed build, growing a corpus. libFuzzer's
+#      coverage feedback comes from atheris' instrumentation of the fastconv Python code; gcc
+#      has no `-fsanitize=fuzzer-no-link`, so the compiled kernels are not coverage-instrumented
+#      (a preloaded gcc ASan runtime would also take over the coverage callbacks, which is why
+#      guidance runs without it);
+#  (b) sanitizer: the corpus (kept whole, -keep_seed=1) plus mutations of it, FUZZ_RUNS inputs
+#      under the ASan+UBSan build, which watches every kernel call.
+# A finding is a crash/timeout/oom artifact, a sanitizer report, or a run that does not reach
+# "Done". Writes "name guided sanitizer bad seconds" to $WORK/fuzz-result-<name>.
+fuzz_one() {
+    local target=$1 name; name=$(basename "$1" .py)
+    local corpus="$WORK/fuzz-corpus/$name" t0 part n bad=0 guided=0 sanitized=0
+    t0=$(date +%s)
+    mkdir -p "$corpus"
+    for part in guided sanitizer; do
+        local out="$WORK/fuzz-$name-$part.log"
+        if [[ $part == guided ]]; then
+            OMP_NUM_THREADS=1 FASTCONV_FUZZ_TMP="$FUZZ_TMP" "$EXE" "$target" "$corpus" \
+                -atheris_runs="$FUZZ_GUIDED_RUNS" -max_total_time="$FUZZ_SECONDS" \
+                -rss_limit_mb=4096 -timeout=120 \
+                -artifact_prefix="$WORK/fuzz-artifacts/$name-" > "$out" 2>&1
+        else
+            env LD_PRELOAD="$FUZZ_PRELOAD" FASTCONV_FUZZ_TMP="$FUZZ_TMP" \
+                ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:log_path="$WORK/fuzz-artifacts/$name-asan" \
+                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path="$WORK/fuzz-artifacts/$name-ubsan" \
+                PYTHONPATH="$FUZZ_DIR/src" OMP_NUM_THREADS=1 "$EXE" "$target" "$corpus" \
+                -atheris_runs="$FUZZ_RUNS" -max_total_time="$FUZZ_SECONDS" -keep_seed=1 \
+                -detect_leaks=0 -rss_limit_mb=4096 -timeout=120 \
+                -artifact_prefix="$WORK/fuzz-artifacts/$name-" > "$out" 2>&1
+        fi
+        n=$(grep -oE "^Done [0-9]+ " "$out" | tail -1 | awk '{print $2}')
+        [[ -z "$n" ]] && bad=1
+        if [[ $part == guided ]]; then guided=${n:-0}; else sanitized=${n:-0}; fi
     done
-    record 6 "  seeds $SEEDS: whole suite" "$cases" "$fails" "$(( $(date +%s) - t0 ))" \
+    if compgen -G "$WORK/fuzz-artifacts/$name-*" > /dev/null; then bad=1; fi
+    echo "$name $guided $sanitized $bad $(( $(date +%s) - t0 ))" > "$WORK/fuzz-result-$name"
+}
+
+step_fuzz() {
+    local t0; t0=$(date +%s); log "5: atheris targets ($FUZZ_JOBS at a time)"
+    local rc=0 total=0 crashes=0 short=0
+    if ! "$PY" -c "import atheris" 2> /dev/null; then
+        "$PY" -m pip install --quiet atheris || { finish 5 "atheris (cannot install)" 1 "$t0" 0 1; return; }
+    fi
+    local atheris_dir; atheris_dir=$("$PY" -c "import atheris, os; print(os.path.dirname(atheris.__file__))")
+    if command -v clang > /dev/null && [[ -f "$atheris_dir/asan_with_fuzzer.so" ]]; then
+        # extension instrumented for libFuzzer's coverage + ASan, as atheris documents (needs an
+        # atheris built from source with clang, which ships asan_with_fuzzer.so)
+        FUZZ_DIR="$WORK/fuzzbuild"
+        build_copy "$FUZZ_DIR" CC=clang LDSHARED="clang -shared" \
+            FASTCONV_SANITIZE=address,fuzzer-no-link || { finish 5 "clang fuzz build" 1 "$t0" 0 1; return; }
+        FUZZ_PRELOAD="$atheris_dir/asan_with_fuzzer.so"
+    else
+        echo "no clang + asan_with_fuzzer.so: corpus grown on the installed build (guided by the"
+        echo "Python-level coverage), then replayed and mutated on the gcc ASan+UBSan build"
+        FUZZ_DIR="$WORK/asan"
+        build_copy "$FUZZ_DIR" FASTCONV_SANITIZE=address,undefined || { finish 5 "ASan build" 1 "$t0" 0 1; return; }
+        FUZZ_PRELOAD="$ASAN_LIB"
+    fi
+    mkdir -p "$WORK/fuzz-artifacts"
+    rm -f "$WORK"/fuzz-artifacts/* "$WORK"/fuzz-result-*
+    FUZZ_TMP=$(mktemp -d "$( [[ -d /dev/shm && -w /dev/shm ]] && echo /dev/shm || echo "$WORK")/fastconv-fuzz.XXXXXX")
+    # slowest targets first, so that the last ones to start are short
+    local targets=() target
+    for target in "$ROOT"/fuzz/fuzz_weights_file.py "$ROOT"/fuzz/fuzz_${FUZZ_TARGETS}.py; do
+        [[ -f "$target" && " ${targets[*]} " != *" $target "* ]] && targets+=("$target")
+    done
+    local pids=() pid running
+    for target in "${targets[@]}"; do
+        [[ "$(basename "$target")" == fuzz_${FUZZ_TARGETS}.py ]] || continue
+        while :; do  # at most FUZZ_JOBS targets at a time
+            running=0
+            for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && running=$(( running + 1 )); done
+            (( running < FUZZ_JOBS )) && break
+            sleep 1
+        done
+        fuzz_one "$target" &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid"; done
+    rm -rf "$FUZZ_TMP"
+    local name guided sanitized bad secs res
+    for res in "$WORK"/fuzz-result-*; do
+        [[ -f "$res" ]] || continue
+        read -r name guided sanitized bad secs < "$res"
+        local runs=$(( guided + sanitized )) status=ok
+        if [[ $bad != 0 ]]; then
+            status=FINDING; crashes=$(( crashes + 1 )); rc=1
+            grep -hE "Uncaught Python exception|ERROR: AddressSanitizer|runtime error|ERROR: libFuzzer|^[A-Za-z]+Error: " -A8 \
+                "$WORK"/fuzz-$name-*.log "$WORK"/fuzz-artifacts/$name-*san* 2>/dev/null | head -30
+        elif (( sanitized < FUZZ_RUNS )); then
+            status="ok ($FUZZ_SECONDS s cap)"; short=$(( short + 1 ))
+        fi
+        total=$(( total + runs ))
+        printf '  %-40s %7d guided + %7d sanitizer executions (%s corpus inputs), %4d s, %s\n' \
+            "$name" "$guided" "$sanitized" "$(ls "$WORK/fuzz-corpus/$name" | wc -l)" "$secs" "$status"
+        record 5 "  atheris $name" "$runs" "$bad" "$secs" "$status"
+    done
+    finish 5 "atheris: all targets ($short at the time cap)" "$rc" "$t0" "$total" "$crashes"
+}
+
+# Step 6 (M1): every test whose outcome depends on the run's seed - conftest.py marks the tests
+# that take the `seed` (or `rng`) fixture `randomised` - once per seed. conftest.py's
+# FASTCONV_TEST_SEEDS parametrizes them over the seeds inside one pytest process; the seeds are
+# split over SEED_JOBS processes. Hypothesis tests are left to their own (deep) profile, and the
+# end-to-end IMDb training test (one real training run, 30-90 s) takes a sample of seeds.
+IMDB_TEST=test_imdb_training.py::test_imdb_seed_model_reaches_keras_accuracy
+
+step_seeds() {
+    local t0; t0=$(date +%s); log "6: randomised tests for seeds $SEEDS, then Hypothesis deep profile"
+    local rc=0 cases=0 fails=0 c f i j seeds=() shard pids=()
+    mapfile -t seeds < <(expand_seeds)
+    rm -f "$WORK"/seeds-*.xml "$WORK"/seeds-*.log
+    for (( j = 0; j < SEED_JOBS; j++ )); do
+        shard=""
+        for (( i = j; i < ${#seeds[@]}; i += SEED_JOBS )); do shard+="${seeds[i]},"; done
+        [[ -z "$shard" ]] && continue
+        FASTCONV_TEST_SEEDS=${shard%,} run_pytest "$ROOT" "$WORK/seeds-$j.xml" \
+            -m "randomised and not hypothesis and not deep" -k "not test_imdb_seed_model" \
+            > "$WORK/seeds-$j.log" 2>&1 &
+        pids+=($!)
+    done
+    local srcs=0 pid
+    for pid in "${pids[@]}"; do wait "$pid" || srcs=1; done
+    for (( j = 0; j < SEED_JOBS; j++ )); do
+        [[ -f "$WORK/seeds-$j.log" ]] || continue
+        tail -1 "$WORK/seeds-$j.log" | sed "s/^/  shard $j: /"
+        grep -E "^(FAILED|ERROR) " "$WORK/seeds-$j.log" | head -20
+        read -r c f < <(junit_counts "$WORK/seeds-$j.xml")
+        cases=$(( cases + ${c:-0} )); fails=$(( fails + ${f:-0} ))
+    done
+    [[ $srcs != 0 || $fails != 0 ]] && rc=1
+    record 6 "  randomised tests x ${#seeds[@]} seeds" "$cases" "$fails" "$(( $(date +%s) - t0 ))" \
         "$([[ $rc == 0 ]] && echo ok || echo FAILED)"
-    local t1; t1=$(date +%s)
-    FASTCONV_HYPOTHESIS_PROFILE=deep run_pytest "$ROOT" "$WORK/hypothesis-deep.xml" 2>&1 \
-        | tee "$WORK/hypothesis-deep.log" | tail -3
+    local ccases=$cases cfails=$fails t1 irc=0
+    if [[ -n "$IMDB_SEEDS" ]]; then
+        t1=$(date +%s)
+        FASTCONV_TEST_SEEDS=$IMDB_SEEDS run_pytest "$ROOT" "$WORK/seeds-imdb.xml" "$IMDB_TEST" \
+            2>&1 | tee "$WORK/seeds-imdb.log" | tail -1
+        irc=${PIPESTATUS[0]}
+        [[ $irc == 0 ]] || rc=1
+        read -r c f < <(junit_counts "$WORK/seeds-imdb.xml")
+        ccases=$(( ccases + ${c:-0} )); cfails=$(( cfails + ${f:-0} ))
+        record 6 "  IMDb training test, seeds $IMDB_SEEDS" "$c" "$f" "$(( $(date +%s) - t1 ))" \
+            "$([[ $irc == 0 ]] && echo ok || echo FAILED)"
+    fi
+    t1=$(date +%s)
+    FASTCONV_HYPOTHESIS_PROFILE=deep run_pytest "$ROOT" "$WORK/hypothesis-deep.xml" \
+        -m "hypothesis and not deep" 2>&1 | tee "$WORK/hypothesis-deep.log" | tail -1
     local hrc=${PIPESTATUS[0]}
     read -r c f < <(junit_counts "$WORK/hypothesis-deep.xml")
-    record 6 "  Hypothesis profile deep (x10 examples)" "$c" "$f" "$(( $(date +%s) - t1 ))" \
+    record 6 "  Hypothesis tests, profile deep (x10)" "$c" "$f" "$(( $(date +%s) - t1 ))" \
         "$([[ $hrc == 0 ]] && echo ok || echo FAILED)"
     [[ $hrc != 0 ]] && rc=$hrc
-    finish 6 "seeds + Hypothesis deep" "$rc" "$t0" "$(( cases + ${c:-0} ))" "$(( fails + ${f:-0} ))"
+    finish 6 "seeds + Hypothesis deep" "$rc" "$t0" "$(( ccases + ${c:-0} ))" "$(( cfails + ${f:-0} ))"
 }
 
 step_leaks() {
@@ -375,17 +486,42 @@ step_oracles() {
         "$(( ${f:-0} + ${f2:-0} ))"
 }
 
+# Valgrind (step 3) runs on one core: with FASTCONV_DEEP_OVERLAP=1 it runs in the background
+# while steps 4 and 5 use the other core, and is waited for before step 6 (its output is shown
+# then). It still counts as a step that must pass before step 6 starts.
+join_valgrind() {
+    [[ -n "$VG_PID" ]] || return 0
+    local vrc=0
+    wait "$VG_PID" || vrc=$?
+    VG_PID=""
+    log "3 (ran in the background): output"
+    cat "$WORK/step3.out"
+    if [[ $vrc != 0 ]]; then
+        FAILED=1
+        [[ "$KEEP_GOING" == 1 ]] || exit 1
+    fi
+}
+
 for s in $STEPS; do
     case $s in
         1) step_asan ;;
         2) step_debug ;;
-        3) step_valgrind ;;
+        3) if [[ "$OVERLAP" == 1 && " $STEPS " =~ \ [45]\  ]]; then
+               echo "step 3 (valgrind) runs in the background next to steps 4-5; log: $WORK/step3.out"
+               set -m  # own process group, so that an early exit can stop it
+               ( step_valgrind; exit $FAILED ) < /dev/null > "$WORK/step3.out" 2>&1 &
+               VG_PID=$!
+               set +m
+           else
+               step_valgrind
+           fi ;;
         4) step_tsan ;;
         5) step_fuzz ;;
-        6) step_seeds ;;
-        7) step_leaks ;;
-        8) step_oracles ;;
+        6) join_valgrind; step_seeds ;;
+        7) join_valgrind; step_leaks ;;
+        8) join_valgrind; step_oracles ;;
         *) echo "unknown step $s" >&2; exit 2 ;;
     esac
 done
+join_valgrind
 exit $FAILED

@@ -82,7 +82,7 @@ def _capture(fn):
 
 def _call(keras_model_, x):
     """Keras forward pass without compiling a predict function (keeps the module fast)."""
-    return np.asarray(keras_model_(x, training=False))
+    return keras.ops.convert_to_numpy(keras_model_(x, training=False))
 
 
 RUNS = {"stock": "adam", "imdb": "rmsprop"}  # each seed program's own optimizer
