@@ -13,35 +13,45 @@ Design note.
   channels, over a kernel panel packed per call (the size of the kernel). Rows that touch the
   zero padding take a one-row kernel over their valid taps only. Input gradient: the same
   micro-kernel over dy with the kernel transposed (taps walked backwards; with strides > 1 the
-  rows are grouped by phase); groups narrower than 4 channels use per-element dot products over
-  (tap, filter) instead. Kernel gradient: x^T dy per tap, 6 channels x NR filters per register
-  block, over dy and x rows copied per chunk into small contiguous panels (power-of-two row
-  strides would otherwise thrash L1). AVX2+FMA variants are chosen at import when the CPU has
-  them (fc_conv_select, never -march=native), else portable C with 16-byte vector types.
+  rows are grouped by phase). Groups narrower than 4 channels would leave most lanes of those
+  panels idle, so there the same micro-kernel computes, per output step, dy times the kernel
+  for all (tap, channel) pairs at once and adds each product into its dx row. Kernel gradient:
+  x^T dy per tap, 6 channels x NR filters per register block, over dy and x rows copied per
+  chunk into small contiguous panels (power-of-two row strides would otherwise thrash L1);
+  narrow groups block 6 taps instead of 6 channels. AVX2+FMA variants are chosen at import
+  when the CPU has them (fc_conv_select, never -march=native), else portable C with 16-byte
+  vector types.
 - Parallelism: forward runs prange over the batch; each thread writes only its own batch items.
   The backward is one parallel region in which each thread takes a contiguous static share of
-  (1) batch items for dx, (2) the (tap, group, filter block, channel block) kernel-gradient tiles,
-  each summed over batch and steps in ascending order by its owner alone, and (3) blocks of 64
-  filters for the bias gradient. No shared accumulator, no reduction clause, no atomics: every output element is
+  (1) batch items for dx, (2) the (tap, group, filter block, channel block) kernel-gradient tiles
+  (narrow groups: (group, filter block, channel, block of 6 taps)), each summed over batch and
+  steps in ascending order by its owner alone, and (3) blocks of 64 filters for the bias
+  gradient. No shared accumulator, no reduction clause, no atomics: every output element is
   computed by the same instruction sequence whatever the thread count, so results are bitwise
   identical for 1..N threads (tests/test_conv_threads.py). ops.py lowers the thread count for
   small calls, which therefore cannot change results either.
 - Numerics: float32 accumulates in float32 (FMA on AVX2), float64 in float64; the bias gradient
   accumulates in double for both. No per-call allocation grows with the batch: packed kernel
-  panels are the size of the kernel, kernel-gradient panels about 256 KiB per thread.
+  panels are the size of the kernel; kernel-gradient panels (about 256 KiB per thread) are
+  allocated only for rows wide enough to need them.
 """
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
 from libc.stddef cimport ptrdiff_t
+from libc.stdlib cimport free, malloc
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef extern from "conv_kernels.h" nogil:
     int fc_conv_select(int want)
     int fc_conv_nr_f()
     int fc_conv_nr_d()
     int fc_conv_mr_dw()
+    long fc_conv_dw_ntasks(int k, int cg, int f, int groups, int nr)
     ptrdiff_t fc_conv_pack_fwd_size_f(int k, int cg, int f, int groups)
     ptrdiff_t fc_conv_pack_fwd_size_d(int k, int cg, int f, int groups)
     ptrdiff_t fc_conv_pack_bias_size_f(int f, int groups)
@@ -60,12 +70,10 @@ cdef extern from "conv_kernels.h" nogil:
     void fc_conv_fwd_item_d(const double *x, int tlen, int cin, const double *wp,
                             const double *bp, double *y, int slen, int fout, int k, int st,
                             int dil, int left, int groups, int chunk, int act)
-    void fc_conv_bwdx_item_f(const float *dy, int slen, int fout, const float *w,
-                             const float *wtp, float *dx,
+    void fc_conv_bwdx_item_f(const float *dy, int slen, int fout, const float *wtp, float *dx,
                              int tlen, int cin, int k, int st, int dil, int left, int groups,
                              int chunk)
-    void fc_conv_bwdx_item_d(const double *dy, int slen, int fout, const double *w,
-                             const double *wtp,
+    void fc_conv_bwdx_item_d(const double *dy, int slen, int fout, const double *wtp,
                              double *dx, int tlen, int cin, int k, int st, int dil, int left,
                              int groups, int chunk)
     void fc_conv_dw_tasks_f(const float *x, const float *dy, int batch, int tlen, int cin,
@@ -115,6 +123,44 @@ def set_isa(name):
     return _ISA_NAMES[_isa]
 
 
+def any_overlap(tuple outs, tuple ins):
+    """True when an array of `outs` may share memory with another of `outs` or one of `ins`.
+
+    np.may_share_memory's bounds test over all those pairs in one call, for the argument fast
+    paths in fastconv.ops (which then report nothing: they fall back to the full checks, and
+    those name the overlapping pair). None entries are skipped; anything other than a
+    C-contiguous ndarray counts as overlapping, which only sends the caller to the full checks.
+    """
+    cdef Py_ssize_t i, j, n = len(outs)
+    cdef char *lo
+    cdef char *hi
+    cdef char *lo2
+    cdef char *hi2
+    cdef tuple others
+    for i in range(n):
+        a = outs[i]
+        if a is None:
+            continue
+        if not isinstance(a, cnp.ndarray) or not cnp.PyArray_IS_C_CONTIGUOUS(a):
+            return True
+        lo = <char *>cnp.PyArray_DATA(a)
+        hi = lo + cnp.PyArray_NBYTES(a)
+        if hi == lo:
+            continue
+        others = outs[i + 1:] + ins
+        for j in range(len(others)):
+            b = others[j]
+            if b is None:
+                continue
+            if not isinstance(b, cnp.ndarray) or not cnp.PyArray_IS_C_CONTIGUOUS(b):
+                return True
+            lo2 = <char *>cnp.PyArray_DATA(b)
+            hi2 = lo2 + cnp.PyArray_NBYTES(b)
+            if hi2 != lo2 and lo < hi2 and lo2 < hi:
+                return True
+    return False
+
+
 cdef inline int _chunk(ptrdiff_t row_elems, ptrdiff_t itemsize) noexcept nogil:
     cdef ptrdiff_t rows = _CHUNK_BYTES // max(row_elems * itemsize, 1)
     # whole register blocks, at least a few of them
@@ -133,37 +179,45 @@ def conv1d_forward(const floating[:, :, ::1] x, const floating[:, :, ::1] kernel
     cdef int slen = y.shape[1]
     cdef int b, chunk
     cdef const floating[::1] bias_v
-    cdef floating[::1] wp, bp
+    cdef floating *wp = NULL
+    cdef floating *bp = NULL
     cdef const floating *bptr = NULL
-    if floating is float:
-        wp = np.empty(fc_conv_pack_fwd_size_f(k, cg, fout, groups), dtype=np.float32)
-        bp = np.empty(fc_conv_pack_bias_size_f(fout, groups), dtype=np.float32)
-    else:
-        wp = np.empty(fc_conv_pack_fwd_size_d(k, cg, fout, groups), dtype=np.float64)
-        bp = np.empty(fc_conv_pack_bias_size_d(fout, groups), dtype=np.float64)
     if batch == 0:
         return
     chunk = _chunk(<ptrdiff_t>strides * cin, sizeof(floating))
     if bias is not None:
         bias_v = bias
+    # packed panels: kernel-sized scratch, malloc'd (cheaper than an ndarray per call)
+    if floating is float:
+        wp = <floating *>malloc(sizeof(floating) * fc_conv_pack_fwd_size_f(k, cg, fout, groups))
+        bp = <floating *>malloc(sizeof(floating) * fc_conv_pack_bias_size_f(fout, groups))
+    else:
+        wp = <floating *>malloc(sizeof(floating) * fc_conv_pack_fwd_size_d(k, cg, fout, groups))
+        bp = <floating *>malloc(sizeof(floating) * fc_conv_pack_bias_size_d(fout, groups))
+    if wp == NULL or bp == NULL:
+        free(wp)
+        free(bp)
+        raise MemoryError("conv1d: no memory for the packed kernel")
     with nogil:
         if floating is float:
-            fc_conv_pack_fwd_f(&kernel[0, 0, 0], k, cg, fout, groups, &wp[0])
+            fc_conv_pack_fwd_f(&kernel[0, 0, 0], k, cg, fout, groups, wp)
             if bias is not None:
-                fc_conv_pack_bias_f(&bias_v[0], fout, groups, &bp[0])
-                bptr = &bp[0]
+                fc_conv_pack_bias_f(&bias_v[0], fout, groups, bp)
+                bptr = bp
         else:
-            fc_conv_pack_fwd_d(&kernel[0, 0, 0], k, cg, fout, groups, &wp[0])
+            fc_conv_pack_fwd_d(&kernel[0, 0, 0], k, cg, fout, groups, wp)
             if bias is not None:
-                fc_conv_pack_bias_d(&bias_v[0], fout, groups, &bp[0])
-                bptr = &bp[0]
+                fc_conv_pack_bias_d(&bias_v[0], fout, groups, bp)
+                bptr = bp
         for b in prange(batch, schedule="static", num_threads=num_threads):
             if floating is float:
-                fc_conv_fwd_item_f(&x[b, 0, 0], tlen, cin, &wp[0], bptr, &y[b, 0, 0], slen,
+                fc_conv_fwd_item_f(&x[b, 0, 0], tlen, cin, wp, bptr, &y[b, 0, 0], slen,
                                    fout, k, strides, dilation, left, groups, chunk, act)
             else:
-                fc_conv_fwd_item_d(&x[b, 0, 0], tlen, cin, &wp[0], bptr, &y[b, 0, 0], slen,
+                fc_conv_fwd_item_d(&x[b, 0, 0], tlen, cin, wp, bptr, &y[b, 0, 0], slen,
                                    fout, k, strides, dilation, left, groups, chunk, act)
+    free(wp)
+    free(bp)
 
 
 @cython.boundscheck(False)
@@ -182,10 +236,8 @@ def conv1d_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
     cdef int batch = x.shape[0], tlen = x.shape[1], cin = x.shape[2]
     cdef int k = kernel.shape[0], cg = kernel.shape[1], fout = kernel.shape[2]
     cdef int slen = dy.shape[1]
-    cdef int fg = fout // groups
-    cdef int mr = fc_conv_mr_dw()
     cdef int nr = fc_conv_nr_f() if floating is float else fc_conv_nr_d()
-    cdef long ntasks = <long>k * groups * ((cg + mr - 1) // mr) * ((fg + nr - 1) // nr)
+    cdef long ntasks = fc_conv_dw_ntasks(k, cg, fout, groups, nr)
     cdef int nblocks = (fout + _COLSUM_BLOCK - 1) // _COLSUM_BLOCK
     cdef int chunk_x = _chunk(<ptrdiff_t>fout + strides * cin, sizeof(floating))
     cdef int nthreads = 1, tid = 0, b = 0, i = 0
@@ -193,11 +245,7 @@ def conv1d_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
     cdef bint need_dx = dx_out is not None
     cdef floating[:, :, ::1] dx
     cdef floating *dxp = NULL
-    cdef floating[::1] wtp
-    if floating is float:
-        wtp = np.empty(fc_conv_pack_bwd_size_f(k, cg, fout, groups), dtype=np.float32)
-    else:
-        wtp = np.empty(fc_conv_pack_bwd_size_d(k, cg, fout, groups), dtype=np.float64)
+    cdef floating *wtp = NULL
     if batch == 0:
         dkernel[...] = 0
         dbias[...] = 0
@@ -205,23 +253,31 @@ def conv1d_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
     if need_dx:
         dx = dx_out
         dxp = &dx[0, 0, 0]
+        if floating is float:
+            wtp = <floating *>malloc(sizeof(floating) * fc_conv_pack_bwd_size_f(k, cg, fout,
+                                                                                groups))
+        else:
+            wtp = <floating *>malloc(sizeof(floating) * fc_conv_pack_bwd_size_d(k, cg, fout,
+                                                                                groups))
+        if wtp == NULL:
+            raise MemoryError("conv1d_backward: no memory for the packed kernel")
     with nogil:
         if need_dx:
             if floating is float:
-                fc_conv_pack_bwd_f(&kernel[0, 0, 0], k, cg, fout, groups, &wtp[0])
+                fc_conv_pack_bwd_f(&kernel[0, 0, 0], k, cg, fout, groups, wtp)
             else:
-                fc_conv_pack_bwd_d(&kernel[0, 0, 0], k, cg, fout, groups, &wtp[0])
+                fc_conv_pack_bwd_d(&kernel[0, 0, 0], k, cg, fout, groups, wtp)
         with parallel(num_threads=num_threads):
             nthreads = fc_omp_get_num_threads()
             tid = threadid()
             if need_dx:
                 for b in range(batch * tid // nthreads, batch * (tid + 1) // nthreads):
                     if floating is float:
-                        fc_conv_bwdx_item_f(&dy[b, 0, 0], slen, fout, &kernel[0, 0, 0], &wtp[0],
+                        fc_conv_bwdx_item_f(&dy[b, 0, 0], slen, fout, wtp,
                                             dxp + <ptrdiff_t>b * tlen * cin, tlen, cin, k,
                                             strides, dilation, left, groups, chunk_x)
                     else:
-                        fc_conv_bwdx_item_d(&dy[b, 0, 0], slen, fout, &kernel[0, 0, 0], &wtp[0],
+                        fc_conv_bwdx_item_d(&dy[b, 0, 0], slen, fout, wtp,
                                             dxp + <ptrdiff_t>b * tlen * cin, tlen, cin, k,
                                             strides, dilation, left, groups, chunk_x)
             lo = ntasks * tid // nthreads
@@ -243,3 +299,4 @@ def conv1d_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
                     fc_conv_colsum_d(&dy[0, 0, 0], <ptrdiff_t>batch * slen, fout,
                                      i * _COLSUM_BLOCK, min((i + 1) * _COLSUM_BLOCK, fout),
                                      &dbias[0])
+    free(wtp)

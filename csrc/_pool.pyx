@@ -4,7 +4,8 @@
 # - Layout: every array is C-contiguous (fastconv.ops.pooling guarantees it), so one time step
 #   of one sample is a contiguous row of C values and the innermost loops run over channels.
 # - Parallel axis: each prange task owns a disjoint block of OUTPUT elements
-#     forward pools            task = one output row y[b, s, :]        (B*S tasks)
+#     max-pool forward         task = a contiguous share of the B*S output rows per thread
+#     average-pool forward     task = one output row y[b, s, :]        (B*S tasks)
 #     average-pool backward    task = one input-gradient row dx[b, t, :] (gathers over windows)
 #     max-pool backward        task = one sample dx[b] (overlapping windows scatter into the
 #                              same dx cells, so a task must own all windows of its rows)
@@ -17,18 +18,18 @@
 #   -inf), average divides by the number of real cells. NaN: a max window holding a NaN yields
 #   NaN and its gradient goes to the FIRST NaN of the window; otherwise to the FIRST maximum.
 #   Average and global sums add cells in ascending time order in the array dtype.
-# - The max-pool inner loops live in pool_kernels.h, built for AVX2 and for baseline x86-64 and
+# - The max-pool loops live in pool_kernels.h, built for AVX2 and for baseline x86-64 and
 #   picked when the module loads (GCC target_clones); compares, selects and adds only, so both
-#   variants give the same bits. Bench: python -m pytest bench/bench_pool.py --benchmark-only
+#   variants give the same bits. The backward finds each window's winner (first NaN, else first
+#   maximum) and, when windows do not overlap, writes every dx cell once instead of zeroing the
+#   sample and adding into it. Bench: python -m pytest bench/bench_pool.py --benchmark-only
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.string cimport memset
 
 ctypedef Py_ssize_t isize
 
-# Channels handled together by the max-pool backward: the per-window scratch (maximum and
-# undelivered gradient) lives on the stack in blocks of this many channels.
+# Channels handled together by the global max-pool backward (argmax scratch on the stack).
 cdef enum:
     CBLOCK = 32
 
@@ -59,10 +60,14 @@ cdef inline void _argmax_block(const floating* x, isize C, isize t0, isize t1, i
 cdef extern from "pool_kernels.h" nogil:
     void fc_max_row_f32(const float* x, float* y, isize t0, isize t1, isize C, isize n)
     void fc_max_row_f64(const double* x, double* y, isize t0, isize t1, isize C, isize n)
-    void fc_give_first_match_f32(const float* x, const float* m, float* rem, float* dx,
-                                 isize t0, isize t1, isize C, isize n, int nan_rule)
-    void fc_give_first_match_f64(const double* x, const double* m, double* rem, double* dx,
-                                 isize t0, isize t1, isize C, isize n, int nan_rule)
+    void fc_maxpool_fwd_rows_f32(const float* x, float* y, isize r0, isize r1, isize T,
+                                 isize S, isize C, isize pool, isize stride, isize left)
+    void fc_maxpool_fwd_rows_f64(const double* x, double* y, isize r0, isize r1, isize T,
+                                 isize S, isize C, isize pool, isize stride, isize left)
+    void fc_maxpool_bwd_sample_f32(const float* x, const float* dy, float* dx, isize T, isize S,
+                                   isize C, isize pool, isize stride, isize left)
+    void fc_maxpool_bwd_sample_f64(const double* x, const double* dy, double* dx, isize T,
+                                   isize S, isize C, isize pool, isize stride, isize left)
 
 
 cdef inline void _max_row(const floating* x, floating* y, isize t0, isize t1, isize C,
@@ -95,60 +100,39 @@ cdef inline void _scale_row(floating* y, floating d, isize C) noexcept nogil:
 
 def max_pool_forward(const floating[:, :, ::1] x, floating[:, :, ::1] y, int pool, int stride,
                      int pad_left, int num_threads):
+    # Thread i takes the i-th contiguous share of the B*S output rows.
     cdef isize B = x.shape[0], T = x.shape[1], C = x.shape[2], S = y.shape[1]
-    cdef isize task, b, s, start
-    for task in prange(B * S, nogil=True, schedule="static", num_threads=num_threads):
-        b = task // S
-        s = task - b * S
-        start = s * stride - pad_left
-        _max_row(&x[b, 0, 0], &y[b, s, 0], max(start, 0), min(start + pool, T), C, C)
-
-
-cdef inline void _give_first_match(const floating* x, const floating* m, floating* rem,
-                                   floating* dx, isize t0, isize t1, isize C, isize n,
-                                   bint nan_rule) noexcept nogil:
-    """The first cell of each channel equal to m[c] (first NaN if m[c] is NaN) gets rem[c]."""
-    if floating is float:
-        fc_give_first_match_f32(x, m, rem, dx, t0, t1, C, n, nan_rule)
-    else:
-        fc_give_first_match_f64(x, m, rem, dx, t0, t1, C, n, nan_rule)
-
-
-cdef inline void _max_back_block(const floating* x, const floating* dy, floating* dx, isize T,
-                                 isize S, isize C, isize c0, isize c1, int pool, int stride,
-                                 int pad_left) noexcept nogil:
-    # Per window: m = the window maximum (NaN if any), then one pass over the window's cells
-    # hands dy to the first cell equal to m (to the first NaN when m is NaN). Overlapping
-    # windows add up in ascending s order.
-    cdef isize s, c, start, t0, t1, n = c1 - c0
-    cdef floating m[CBLOCK]
-    cdef floating rem[CBLOCK]
-    cdef const floating* g
-    cdef bint any_nan
-    for s in range(S):
-        start = s * stride - pad_left
-        t0 = max(start, 0)
-        t1 = min(start + pool, T)
-        _max_row(x + c0, m, t0, t1, C, n)
-        g = dy + s * C + c0
-        any_nan = False
-        for c in range(n):
-            rem[c] = g[c]
-            any_nan = any_nan | (m[c] != m[c])
-        _give_first_match(x + c0, m, rem, dx + c0, t0, t1, C, n, any_nan)
+    cdef isize rows = B * S, i, r0, r1
+    cdef int nt = max(1, min(num_threads, <int>min(rows, <isize>(1 << 30))))
+    if rows == 0 or C == 0:
+        return
+    for i in prange(nt, nogil=True, schedule="static", num_threads=nt):
+        r0 = rows * i // nt
+        r1 = rows * (i + 1) // nt
+        if floating is float:
+            fc_maxpool_fwd_rows_f32(&x[0, 0, 0], &y[0, 0, 0], r0, r1, T, S, C, pool, stride,
+                                    pad_left)
+        else:
+            fc_maxpool_fwd_rows_f64(&x[0, 0, 0], &y[0, 0, 0], r0, r1, T, S, C, pool, stride,
+                                    pad_left)
 
 
 def max_pool_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
                       floating[:, :, ::1] dx, int pool, int stride, int pad_left,
                       int num_threads):
+    # One task per sample: it owns every window of its rows (overlapping windows add into the
+    # same dx cells). csrc/pool_kernels.h fc_maxpool_bwd_sample writes the sample's dx in full.
     cdef isize B = x.shape[0], T = x.shape[1], C = x.shape[2], S = dy.shape[1]
-    cdef isize b, j
+    cdef isize b
+    if B == 0 or T == 0 or C == 0:
+        return
     for b in prange(B, nogil=True, schedule="static", num_threads=num_threads):
-        # zero the sample's whole gradient at once, then scatter block by block
-        memset(&dx[b, 0, 0], 0, T * C * sizeof(floating))
-        for j in range((C + CBLOCK - 1) // CBLOCK):
-            _max_back_block(&x[b, 0, 0], &dy[b, 0, 0], &dx[b, 0, 0], T, S, C, j * CBLOCK,
-                            min((j + 1) * CBLOCK, C), pool, stride, pad_left)
+        if floating is float:
+            fc_maxpool_bwd_sample_f32(&x[b, 0, 0], &dy[b, 0, 0], &dx[b, 0, 0], T, S, C, pool,
+                                      stride, pad_left)
+        else:
+            fc_maxpool_bwd_sample_f64(&x[b, 0, 0], &dy[b, 0, 0], &dx[b, 0, 0], T, S, C, pool,
+                                      stride, pad_left)
 
 
 def average_pool_forward(const floating[:, :, ::1] x, floating[:, :, ::1] y, int pool,

@@ -110,10 +110,43 @@ FC_ATTR static void FC_FN(mk_row1)(const FC_T *a, ptrdiff_t a_tap, int ntaps, in
     }
 }
 
-/* Kernel-gradient block: dw[r*ldw + v] += sum_{n < rows} xa[n*x_row + r] * dyb[n*dy_row + v],
- * r < FC_MR_DW (6), v < FC_NR; mk_dw4 and mk_dw1 do 4 and 1 channels the same way. */
-FC_ATTR static void FC_FN(mk_dw)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dyb,
-                                 ptrdiff_t dy_row, int rows, FC_T *dw, ptrdiff_t ldw)
+/* 12 rows x NR/2 values (one vector), one tap: c[r*ldc + v] = sum_{k < depth} a[r*a_row + k] *
+ * b[k*NR + v], v < NR/2, summed k ascending as mk_rows does. For the narrow input gradient,
+ * where at most half a panel of (tap, channel) pairs is live. */
+FC_ATTR static void FC_FN(mk_half12)(const FC_T *a, ptrdiff_t a_row, int depth, const FC_T *b,
+                                     FC_T *c, ptrdiff_t ldc)
+{
+    VT c0 = VZERO(), c1 = VZERO(), c2 = VZERO(), c3 = VZERO(), c4 = VZERO(), c5 = VZERO();
+    VT c6 = VZERO(), c7 = VZERO(), c8 = VZERO(), c9 = VZERO(), c10 = VZERO(), c11 = VZERO();
+    const FC_T *a6 = a + 6 * a_row;
+    for (int k = 0; k < depth; k++, b += FC_NR) {
+        const VT bv = VLOAD(b);
+        c0 = VFMA(VBCAST(a + k), bv, c0);
+        c1 = VFMA(VBCAST(a + a_row + k), bv, c1);
+        c2 = VFMA(VBCAST(a + 2 * a_row + k), bv, c2);
+        c3 = VFMA(VBCAST(a + 3 * a_row + k), bv, c3);
+        c4 = VFMA(VBCAST(a + 4 * a_row + k), bv, c4);
+        c5 = VFMA(VBCAST(a + 5 * a_row + k), bv, c5);
+        c6 = VFMA(VBCAST(a6 + k), bv, c6);
+        c7 = VFMA(VBCAST(a6 + a_row + k), bv, c7);
+        c8 = VFMA(VBCAST(a6 + 2 * a_row + k), bv, c8);
+        c9 = VFMA(VBCAST(a6 + 3 * a_row + k), bv, c9);
+        c10 = VFMA(VBCAST(a6 + 4 * a_row + k), bv, c10);
+        c11 = VFMA(VBCAST(a6 + 5 * a_row + k), bv, c11);
+    }
+    VSTORE(c, c0); VSTORE(c + ldc, c1); VSTORE(c + 2 * ldc, c2); VSTORE(c + 3 * ldc, c3);
+    VSTORE(c + 4 * ldc, c4); VSTORE(c + 5 * ldc, c5); c += 6 * ldc;
+    VSTORE(c, c6); VSTORE(c + ldc, c7); VSTORE(c + 2 * ldc, c8); VSTORE(c + 3 * ldc, c9);
+    VSTORE(c + 4 * ldc, c10); VSTORE(c + 5 * ldc, c11);
+}
+
+/* Kernel-gradient block: dw[r*ldw + v] += sum_{n < rows} xa[n*x_row + r*x_col] * dyb[n*dy_row + v],
+ * r < FC_MR_DW (6), v < FC_NR; mk_dw4 and mk_dw1 do 4 and 1 channels the same way. Column r
+ * of x sits at xa + r*x_col: adjacent channels (x_col = 1) or, on the narrow-channel path,
+ * consecutive taps (x_col = dil*C). */
+FC_ATTR static void FC_FN(mk_dw)(const FC_T *xa, ptrdiff_t x_row, ptrdiff_t x_col,
+                                  const FC_T *dyb, ptrdiff_t dy_row, int rows, FC_T *dw,
+                                  ptrdiff_t ldw)
 {
     VT c00 = VLOAD(dw), c01 = VLOAD(dw + VW);
     VT c10 = VLOAD(dw + ldw), c11 = VLOAD(dw + ldw + VW);
@@ -123,12 +156,12 @@ FC_ATTR static void FC_FN(mk_dw)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dy
     VT c50 = VLOAD(dw + 5 * ldw), c51 = VLOAD(dw + 5 * ldw + VW);
     for (int n = 0; n < rows; n++, xa += x_row, dyb += dy_row) {
         VT b0 = VLOAD(dyb), b1 = VLOAD(dyb + VW), av;
-        av = VBCAST(xa + 0); c00 = VFMA(av, b0, c00); c01 = VFMA(av, b1, c01);
-        av = VBCAST(xa + 1); c10 = VFMA(av, b0, c10); c11 = VFMA(av, b1, c11);
-        av = VBCAST(xa + 2); c20 = VFMA(av, b0, c20); c21 = VFMA(av, b1, c21);
-        av = VBCAST(xa + 3); c30 = VFMA(av, b0, c30); c31 = VFMA(av, b1, c31);
-        av = VBCAST(xa + 4); c40 = VFMA(av, b0, c40); c41 = VFMA(av, b1, c41);
-        av = VBCAST(xa + 5); c50 = VFMA(av, b0, c50); c51 = VFMA(av, b1, c51);
+        av = VBCAST(xa + 0 * x_col); c00 = VFMA(av, b0, c00); c01 = VFMA(av, b1, c01);
+        av = VBCAST(xa + 1 * x_col); c10 = VFMA(av, b0, c10); c11 = VFMA(av, b1, c11);
+        av = VBCAST(xa + 2 * x_col); c20 = VFMA(av, b0, c20); c21 = VFMA(av, b1, c21);
+        av = VBCAST(xa + 3 * x_col); c30 = VFMA(av, b0, c30); c31 = VFMA(av, b1, c31);
+        av = VBCAST(xa + 4 * x_col); c40 = VFMA(av, b0, c40); c41 = VFMA(av, b1, c41);
+        av = VBCAST(xa + 5 * x_col); c50 = VFMA(av, b0, c50); c51 = VFMA(av, b1, c51);
     }
     VSTORE(dw, c00); VSTORE(dw + VW, c01);
     VSTORE(dw + ldw, c10); VSTORE(dw + ldw + VW, c11);
@@ -138,8 +171,9 @@ FC_ATTR static void FC_FN(mk_dw)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dy
     VSTORE(dw + 5 * ldw, c50); VSTORE(dw + 5 * ldw + VW, c51);
 }
 
-FC_ATTR static void FC_FN(mk_dw4)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dyb,
-                                 ptrdiff_t dy_row, int rows, FC_T *dw, ptrdiff_t ldw)
+FC_ATTR static void FC_FN(mk_dw4)(const FC_T *xa, ptrdiff_t x_row, ptrdiff_t x_col,
+                                  const FC_T *dyb, ptrdiff_t dy_row, int rows, FC_T *dw,
+                                  ptrdiff_t ldw)
 {
     VT c00 = VLOAD(dw), c01 = VLOAD(dw + VW);
     VT c10 = VLOAD(dw + ldw), c11 = VLOAD(dw + ldw + VW);
@@ -147,10 +181,10 @@ FC_ATTR static void FC_FN(mk_dw4)(const FC_T *xa, ptrdiff_t x_row, const FC_T *d
     VT c30 = VLOAD(dw + 3 * ldw), c31 = VLOAD(dw + 3 * ldw + VW);
     for (int n = 0; n < rows; n++, xa += x_row, dyb += dy_row) {
         VT b0 = VLOAD(dyb), b1 = VLOAD(dyb + VW), av;
-        av = VBCAST(xa + 0); c00 = VFMA(av, b0, c00); c01 = VFMA(av, b1, c01);
-        av = VBCAST(xa + 1); c10 = VFMA(av, b0, c10); c11 = VFMA(av, b1, c11);
-        av = VBCAST(xa + 2); c20 = VFMA(av, b0, c20); c21 = VFMA(av, b1, c21);
-        av = VBCAST(xa + 3); c30 = VFMA(av, b0, c30); c31 = VFMA(av, b1, c31);
+        av = VBCAST(xa + 0 * x_col); c00 = VFMA(av, b0, c00); c01 = VFMA(av, b1, c01);
+        av = VBCAST(xa + 1 * x_col); c10 = VFMA(av, b0, c10); c11 = VFMA(av, b1, c11);
+        av = VBCAST(xa + 2 * x_col); c20 = VFMA(av, b0, c20); c21 = VFMA(av, b1, c21);
+        av = VBCAST(xa + 3 * x_col); c30 = VFMA(av, b0, c30); c31 = VFMA(av, b1, c31);
     }
     VSTORE(dw, c00); VSTORE(dw + VW, c01);
     VSTORE(dw + ldw, c10); VSTORE(dw + ldw + VW, c11);
@@ -169,37 +203,6 @@ FC_ATTR static void FC_FN(mk_dw1)(const FC_T *xa, ptrdiff_t x_row, const FC_T *d
         c1 = VFMA(av, VLOAD(dyb + VW), c1);
     }
     VSTORE(dw, c0); VSTORE(dw + VW, c1);
-}
-
-/* sum over taps i < ntaps and filters f < nf of dr[i*dr_step + f] * wr[i*wr_step + f]: NR lanes
- * accumulate taps ascending, full filter blocks ascending (a scalar takes the filters past the
- * last full block), then the lanes are folded in halves (16 -> 8 -> ... -> 1) and the scalar added.
- */
-FC_ATTR static inline FC_T FC_FN(dot_taps)(const FC_T *dr, ptrdiff_t dr_step, const FC_T *wr,
-                                           ptrdiff_t wr_step, int ntaps, int nf)
-{
-    const int nfull = nf - nf % FC_NR;
-    VT c0 = VZERO(), c1 = VZERO();
-    FC_T rest = 0;
-    for (int i = 0; i < ntaps; i++, dr += dr_step, wr += wr_step) {
-        for (int f0 = 0; f0 < nfull; f0 += FC_NR) {
-            c0 = VFMA(VLOAD(dr + f0), VLOAD(wr + f0), c0);
-            c1 = VFMA(VLOAD(dr + f0 + VW), VLOAD(wr + f0 + VW), c1);
-        }
-        for (int f = nfull; f < nf; f++) rest += dr[f] * wr[f];
-    }
-#if FC_IS_DOUBLE
-    __m256d h4 = _mm256_add_pd(c0, c1);
-    __m128d h2 = _mm_add_pd(_mm256_castpd256_pd128(h4), _mm256_extractf128_pd(h4, 1));
-    __m128d h1 = _mm_add_sd(h2, _mm_unpackhi_pd(h2, h2));
-    return _mm_cvtsd_f64(h1) + rest;
-#else
-    __m256 h8 = _mm256_add_ps(c0, c1);
-    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
-    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
-    __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
-    return _mm_cvtss_f32(h1) + rest;
-#endif
 }
 
 #undef VT
@@ -266,8 +269,27 @@ FC_ATTR static void FC_FN(mk_row1)(const FC_T *a, ptrdiff_t a_tap, int ntaps, in
     for (int v = 0; v < nr; v++) c[v] = tmp[v];
 }
 
-FC_ATTR static void FC_FN(mk_dw)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dyb,
-                                 ptrdiff_t dy_row, int rows, FC_T *dw, ptrdiff_t ldw)
+/* As the AVX2 mk_half12: 12 rows x NR/2 values, one tap, k ascending. */
+FC_ATTR static void FC_FN(mk_half12)(const FC_T *a, ptrdiff_t a_row, int depth, const FC_T *b,
+                                     FC_T *c, ptrdiff_t ldc)
+{
+    GV acc[12][GN / 2];
+    for (int r = 0; r < 12; r++)
+        for (int q = 0; q < GN / 2; q++) acc[r][q] = (GV){0};
+    for (int k = 0; k < depth; k++, b += FC_NR) {
+        GV bv[GN / 2];
+        for (int q = 0; q < GN / 2; q++) bv[q] = FC_FN(gload)(b + q * GW);
+        for (int r = 0; r < 12; r++) {
+            const FC_T av = a[r * a_row + k];
+            for (int q = 0; q < GN / 2; q++) acc[r][q] += bv[q] * av;
+        }
+    }
+    for (int r = 0; r < 12; r++) memcpy(c + r * ldc, acc[r], sizeof acc[r]);
+}
+
+FC_ATTR static void FC_FN(mk_dw)(const FC_T *xa, ptrdiff_t x_row, ptrdiff_t x_col,
+                                  const FC_T *dyb, ptrdiff_t dy_row, int rows, FC_T *dw,
+                                  ptrdiff_t ldw)
 {
     GV acc[6][GN];
     for (int r = 0; r < 6; r++)
@@ -276,15 +298,16 @@ FC_ATTR static void FC_FN(mk_dw)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dy
         GV bv[GN];
         for (int q = 0; q < GN; q++) bv[q] = FC_FN(gload)(dyb + q * GW);
         for (int r = 0; r < 6; r++) {
-            const FC_T av = xa[r];
+            const FC_T av = xa[r * x_col];
             for (int q = 0; q < GN; q++) acc[r][q] += bv[q] * av;
         }
     }
     for (int r = 0; r < 6; r++) memcpy(dw + r * ldw, acc[r], sizeof acc[r]);
 }
 
-FC_ATTR static void FC_FN(mk_dw4)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dyb,
-                                 ptrdiff_t dy_row, int rows, FC_T *dw, ptrdiff_t ldw)
+FC_ATTR static void FC_FN(mk_dw4)(const FC_T *xa, ptrdiff_t x_row, ptrdiff_t x_col,
+                                  const FC_T *dyb, ptrdiff_t dy_row, int rows, FC_T *dw,
+                                  ptrdiff_t ldw)
 {
     GV acc[4][GN];
     for (int r = 0; r < 4; r++)
@@ -293,7 +316,7 @@ FC_ATTR static void FC_FN(mk_dw4)(const FC_T *xa, ptrdiff_t x_row, const FC_T *d
         GV bv[GN];
         for (int q = 0; q < GN; q++) bv[q] = FC_FN(gload)(dyb + q * GW);
         for (int r = 0; r < 4; r++) {
-            const FC_T av = xa[r];
+            const FC_T av = xa[r * x_col];
             for (int q = 0; q < GN; q++) acc[r][q] += bv[q] * av;
         }
     }
@@ -312,35 +335,20 @@ FC_ATTR static void FC_FN(mk_dw1)(const FC_T *xa, ptrdiff_t x_row, const FC_T *d
     memcpy(dw, acc, sizeof acc);
 }
 
-FC_ATTR static inline FC_T FC_FN(dot_taps)(const FC_T *dr, ptrdiff_t dr_step, const FC_T *wr,
-                                           ptrdiff_t wr_step, int ntaps, int nf)
-{
-    const int nfull = nf - nf % FC_NR;
-    FC_T lane[FC_NR], rest = 0;
-    for (int v = 0; v < FC_NR; v++) lane[v] = 0;
-    for (int i = 0; i < ntaps; i++, dr += dr_step, wr += wr_step) {
-        for (int f0 = 0; f0 < nfull; f0 += FC_NR)
-            for (int v = 0; v < FC_NR; v++) lane[v] += dr[f0 + v] * wr[f0 + v];
-        for (int f = nfull; f < nf; f++) rest += dr[f] * wr[f];
-    }
-    for (int h = FC_NR / 2; h > 0; h /= 2)
-        for (int v = 0; v < h; v++) lane[v] += lane[v + h];
-    return lane[0] + rest;
-}
 #undef GV
 #undef GW
 #undef GN
 #endif
 
 /* Partial kernel-gradient block (nr < FC_NR), same summation order. */
-FC_ATTR static void FC_FN(mk_dw_any)(const FC_T *xa, ptrdiff_t x_row, const FC_T *dyb,
-                                     ptrdiff_t dy_row, int rows, int mr, int nr,
-                                     FC_T *dw, ptrdiff_t ldw)
+FC_ATTR static void FC_FN(mk_dw_any)(const FC_T *xa, ptrdiff_t x_row, ptrdiff_t x_col,
+                                     const FC_T *dyb, ptrdiff_t dy_row, int rows, int mr,
+                                     int nr, FC_T *dw, ptrdiff_t ldw)
 {
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nr; v++) {
             FC_T acc = dw[r * ldw + v];
-            for (int n = 0; n < rows; n++) acc += xa[n * x_row + r] * dyb[n * dy_row + v];
+            for (int n = 0; n < rows; n++) acc += xa[n * x_row + r * x_col] * dyb[n * dy_row + v];
             dw[r * ldw + v] = acc;
         }
 }
@@ -387,6 +395,18 @@ FC_ATTR static void FC_FN(fwd_item)(const FC_T *x, int tlen, int cin, const FC_T
                                        ksize, cg, b, (ptrdiff_t)cg * FC_NR, init,
                                        yc + (ptrdiff_t)s * fout, fout, nr);
                         s += FC_MR;
+                        continue;
+                    }
+                    /* fewer than FC_MR interior rows left: one block ending at the last of
+                     * them, recomputing a few rows already written (each row is summed alone,
+                     * so the rewrite stores the same bits) */
+                    const int e = (int)(s_hi < s1 ? s_hi : s1);
+                    if (s >= s_lo && s < e && e - FC_MR >= s_lo) {
+                        const int sb = e - FC_MR;
+                        FC_FN(mk_rows)(xg + ((ptrdiff_t)sb * st - left) * cin, a_row, a_tap,
+                                       ksize, cg, b, (ptrdiff_t)cg * FC_NR, init,
+                                       yc + (ptrdiff_t)sb * fout, fout, nr);
+                        s = e;
                         continue;
                     }
                     /* taps j with 0 <= s*st + j*dil - left <= tlen - 1 */
@@ -470,53 +490,161 @@ FC_ATTR static void FC_FN(bwdx_item)(const FC_T *dy, int slen, int fout, const F
     }
 }
 
-/* Input gradient for narrow groups (fewer than FC_NARROW channels per group), one batch item:
- * the register panels above would leave most lanes idle, so each dx value is computed on its own
- * as a dot product over (tap, filter), vectorised over filters (dot_taps).
+/* Input gradient for narrow groups (fewer than FC_NARROW channels per group), one batch item.
+ * The register panels above would leave most lanes idle, so the product is taken the other
+ * way round: for each output step s, z[s, q] = sum_f dy[s, g*Fg + f] * w[j, c, g*Fg + f] for
+ * all K*Cg pairs q = j*Cg + c at once (the forward micro-kernel with depth Fg over `wtp`, the
+ * kernel packed per (group, block of NR pairs) as [f][NR]), then each z[s, q] is added into
+ * dx[s*st + j*dil - left, c]. dx starts from zero; for each dx value the additions come in a
+ * fixed order (step chunk, pair block, pair) that depends only on the geometry.
  */
 #define FC_NARROW 4
+#define FC_ZROWS 96  /* steps per z chunk: a multiple of FC_MR; z lives on the stack */
 
-FC_ATTR static void FC_FN(bwdx_narrow_item)(const FC_T *dy, int slen, int fout, const FC_T *w,
+FC_ATTR static void FC_FN(bwdx_narrow_item)(const FC_T *dy, int slen, int fout, const FC_T *wtp,
                                             FC_T *dx, int tlen, int cin, int ksize, int st,
                                             int dil, int left, int groups)
 {
+    const int cg = cin / groups, fg = fout / groups, kc = ksize * cg;
+    const int ncol = (kc + FC_NR - 1) / FC_NR;
+    FC_T z[FC_ZROWS * FC_NR];
+    ptrdiff_t toff[FC_NR];
+    int coff[FC_NR];
+    memset(dx, 0, sizeof(FC_T) * (size_t)tlen * (size_t)cin);
+    for (int s0 = 0; s0 < slen; s0 += FC_ZROWS) {
+        const int ns = slen - s0 < FC_ZROWS ? slen - s0 : FC_ZROWS;
+        for (int g = 0; g < groups; g++) {
+            const FC_T *dyg = dy + (ptrdiff_t)s0 * fout + g * fg;
+            for (int cb = 0; cb < ncol; cb++) {
+                const FC_T *b = wtp + ((ptrdiff_t)g * ncol + cb) * fg * FC_NR;
+                const int nv = kc - cb * FC_NR < FC_NR ? kc - cb * FC_NR : FC_NR;
+                int r = 0;
+                if (nv <= FC_NR / 2) {         /* half a panel live: 12-row blocks */
+                    for (; r + 12 <= ns; r += 12)
+                        FC_FN(mk_half12)(dyg + (ptrdiff_t)r * fout, fout, fg, b,
+                                         z + (ptrdiff_t)r * FC_NR, FC_NR);
+                    if (r < ns && ns >= 12) {
+                        FC_FN(mk_half12)(dyg + (ptrdiff_t)(ns - 12) * fout, fout, fg, b,
+                                         z + (ptrdiff_t)(ns - 12) * FC_NR, FC_NR);
+                        r = ns;
+                    }
+                }
+                for (; r + FC_MR <= ns; r += FC_MR)
+                    FC_FN(mk_rows)(dyg + (ptrdiff_t)r * fout, fout, 0, 1, fg, b, 0, NULL,
+                                   z + (ptrdiff_t)r * FC_NR, FC_NR, FC_NR);
+                if (r < ns && ns >= FC_MR) {   /* last rows: recompute an overlapping block */
+                    r = ns - FC_MR;
+                    FC_FN(mk_rows)(dyg + (ptrdiff_t)r * fout, fout, 0, 1, fg, b, 0, NULL,
+                                   z + (ptrdiff_t)r * FC_NR, FC_NR, FC_NR);
+                } else {
+                    for (; r < ns; r++)
+                        FC_FN(mk_row1)(dyg + (ptrdiff_t)r * fout, 0, 1, fg, b, 0, NULL,
+                                       z + (ptrdiff_t)r * FC_NR, FC_NR);
+                }
+                for (int v = 0; v < nv; v++) {
+                    const int q = cb * FC_NR + v, j = q / cg;
+                    toff[v] = (ptrdiff_t)j * dil - left;
+                    coff[v] = g * cg + (q - j * cg);
+                }
+                /* pair-major: consecutive additions go to different dx values (no chain of
+                 * store-to-load waits on one address) */
+                for (int v = 0; v < nv; v++) {
+                    /* steps r2 with 0 <= (s0 + r2)*st + toff[v] <= tlen - 1 */
+                    const ptrdiff_t o = (ptrdiff_t)s0 * st + toff[v];
+                    ptrdiff_t r_lo = o >= 0 ? 0 : (-o + st - 1) / st;
+                    ptrdiff_t r_hi = FC_FN(cdiv_floor)((ptrdiff_t)tlen - 1 - o, st) + 1;
+                    if (r_hi > ns) r_hi = ns;
+                    FC_T *dp = dx + (o + r_lo * st) * cin + coff[v];
+                    const FC_T *zp = z + r_lo * FC_NR + v;
+                    for (ptrdiff_t r2 = r_lo; r2 < r_hi; r2++, dp += (ptrdiff_t)st * cin,
+                         zp += FC_NR)
+                        *dp += *zp;
+                }
+            }
+        }
+    }
+}
+
+/* Kernel gradient for narrow groups, tasks [task_lo, task_hi): task = (group, filter block,
+ * channel c, block of up to FC_MR_DW taps), tap block fastest. The taps of a block play the
+ * role the channels play on the wide path (x column stride dil*C instead of 1), so one pass
+ * over the rows feeds up to 6 x NR accumulators. Per batch item, each tap's rows are summed in
+ * ascending order: rows only some taps of the block can use go one tap at a time, before and
+ * after the rows all of them share.
+ */
+FC_ATTR static void FC_FN(dw_narrow_tasks)(const FC_T *x, const FC_T *dy, int batch, int tlen,
+                                           int cin, int slen, int fout, int ksize, int st,
+                                           int dil, int left, int groups, FC_T *dw,
+                                           long task_lo, long task_hi)
+{
     const int cg = cin / groups, fg = fout / groups;
-    for (int t = 0; t < tlen; t++) {
-        const ptrdiff_t tp = (ptrdiff_t)t + left;
-        /* taps j with tp - j*dil = s*st, 0 <= s < slen */
-        int j_first = 0, j_step = 1;
-        ptrdiff_t j_last = ksize - 1;
-        if (st == 1 && dil == 1) {                  /* no divisions on the common path */
-            const ptrdiff_t over = tp - (slen - 1);
-            j_first = over > 0 ? (int)over : 0;
-            if (tp < j_last) j_last = tp;
-        } else if (st == 1) {
-            const ptrdiff_t over = tp - (slen - 1);   /* need j*dil >= over */
-            j_first = over > 0 ? (int)((over + dil - 1) / dil) : 0;
-            if (tp / dil < j_last) j_last = tp / dil;
-        } else {                                     /* then dil == 1: j = tp mod st + i*st */
-            j_first = (int)(tp % st);
-            j_step = st;
-            const ptrdiff_t over = tp - (ptrdiff_t)(slen - 1) * st;
-            if (over > j_first) j_first += (int)((over - j_first + st - 1) / st) * st;
-            if (tp < j_last) j_last = tp;
+    const int nfb = (fg + FC_NR - 1) / FC_NR, njb = (ksize + FC_MR_DW - 1) / FC_MR_DW;
+    const ptrdiff_t ldw = (ptrdiff_t)cg * fout;          /* dw stride between taps */
+    const ptrdiff_t x_col = (ptrdiff_t)dil * cin, x_row = (ptrdiff_t)st * cin;
+    for (long task = task_lo; task < task_hi; task++) {
+        long q = task;
+        const int jb = (int)(q % njb); q /= njb;
+        const int c = (int)(q % cg); q /= cg;
+        const int fb = (int)(q % nfb); q /= nfb;
+        const int g = (int)q;
+        const int j0 = jb * FC_MR_DW;
+        const int m = ksize - j0 < FC_MR_DW ? ksize - j0 : FC_MR_DW;
+        const int nr = fg - fb * FC_NR < FC_NR ? fg - fb * FC_NR : FC_NR;
+        FC_T *d = dw + ((ptrdiff_t)j0 * cg + c) * fout + g * fg + fb * FC_NR;
+        ptrdiff_t lo[FC_MR_DW], hi[FC_MR_DW], lo_all = 0, hi_all = slen;
+        for (int i = 0; i < m; i++) {
+            for (int v = 0; v < nr; v++) d[i * ldw + v] = 0;
+            /* steps s with 0 <= s*st + j*dil - left <= tlen - 1 */
+            const ptrdiff_t off = (ptrdiff_t)(j0 + i) * dil - left;
+            lo[i] = off >= 0 ? 0 : (-off + st - 1) / st;
+            hi[i] = FC_FN(cdiv_floor)((ptrdiff_t)tlen - 1 - off, st) + 1;
+            if (hi[i] > slen) hi[i] = slen;
+            if (hi[i] < lo[i]) hi[i] = lo[i];
+            if (lo[i] > lo_all) lo_all = lo[i];
+            if (hi[i] < hi_all) hi_all = hi[i];
         }
-        const ptrdiff_t s_step = st == 1 ? dil : 1;
-        int ntaps = 0;
-        ptrdiff_t s_first = 0;
-        if (j_last >= j_first) {
-            ntaps = j_step == 1 ? (int)(j_last - j_first) + 1
-                                : (int)((j_last - j_first) / j_step) + 1;
-            s_first = st == 1 ? tp - (ptrdiff_t)j_first * dil : (tp - j_first) / st;
-        } else {
-            j_first = 0;
+        if (hi_all < lo_all) hi_all = lo_all;
+        const ptrdiff_t xoff0 = (ptrdiff_t)j0 * dil - left;
+        for (int bi = 0; bi < batch; bi++) {
+            const FC_T *xb = x + (ptrdiff_t)bi * tlen * cin + g * cg + c;
+            const FC_T *dyb = dy + (ptrdiff_t)bi * slen * fout + g * fg + fb * FC_NR;
+            for (int pass = 0; pass < 3; pass++) {
+                if (pass == 1) {       /* rows every tap of the block reads */
+                    const int rows = (int)(hi_all - lo_all);
+                    if (rows <= 0) continue;
+                    const FC_T *xa = xb + (lo_all * st + xoff0) * cin;
+                    const FC_T *da = dyb + lo_all * fout;
+                    int i = 0;
+                    if (nr < FC_NR) {
+                        FC_FN(mk_dw_any)(xa, x_row, x_col, da, fout, rows, m, nr, d, ldw);
+                        continue;
+                    }
+                    if (m == FC_MR_DW) {
+                        FC_FN(mk_dw)(xa, x_row, x_col, da, fout, rows, d, ldw);
+                        continue;
+                    }
+                    if (m >= 4) {
+                        FC_FN(mk_dw4)(xa, x_row, x_col, da, fout, rows, d, ldw);
+                        i = 4;
+                    }
+                    for (; i < m; i++)
+                        FC_FN(mk_dw1)(xa + i * x_col, x_row, da, fout, rows, d + i * ldw);
+                    continue;
+                }
+                for (int i = 0; i < m; i++) {   /* pass 0: rows before, pass 2: rows after */
+                    ptrdiff_t a = pass == 0 ? lo[i] : (hi_all > lo[i] ? hi_all : lo[i]);
+                    ptrdiff_t e = pass == 0 ? (lo_all < hi[i] ? lo_all : hi[i]) : hi[i];
+                    if (e <= a) continue;
+                    const FC_T *xa = xb + (a * st + xoff0 + (ptrdiff_t)i * dil) * cin;
+                    if (nr < FC_NR)
+                        FC_FN(mk_dw_any)(xa, x_row, 0, dyb + a * fout, fout, (int)(e - a), 1,
+                                         nr, d + i * ldw, ldw);
+                    else
+                        FC_FN(mk_dw1)(xa, x_row, dyb + a * fout, fout, (int)(e - a),
+                                      d + i * ldw);
+                }
+            }
         }
-        for (int g = 0; g < groups; g++)
-            for (int c = 0; c < cg; c++)
-                dx[(ptrdiff_t)t * cin + g * cg + c] = FC_FN(dot_taps)(
-                    dy + s_first * fout + g * fg, -s_step * fout,
-                    w + ((ptrdiff_t)j_first * cg + c) * fout + g * fg,
-                    (ptrdiff_t)j_step * cg * fout, ntaps, fg);
     }
 }
 
@@ -541,16 +669,22 @@ FC_ATTR static void FC_FN(dw_tasks)(const FC_T *x, const FC_T *dy, int batch, in
     const ptrdiff_t dy_cols = (ptrdiff_t)groups * nfb * FC_NR;   /* packed dy values per row */
     const ptrdiff_t x_cols = (ptrdiff_t)groups * nxp * FC_XP;    /* packed x values per row */
     if (task_hi <= task_lo) return;
+    if (cg < FC_NARROW) {
+        FC_FN(dw_narrow_tasks)(x, dy, batch, tlen, cin, slen, fout, ksize, st, dil, left, groups,
+                               dw, task_lo, task_hi);
+        return;
+    }
     {   /* chunk: about 256 KiB of packed rows, at least 8 rows */
         ptrdiff_t rows = (ptrdiff_t)262144 / (ptrdiff_t)sizeof(FC_T) / (dy_cols + st * x_cols);
         if (rows < 8) rows = 8;
         if (rows < chunk) chunk = (int)rows;
     }
     const ptrdiff_t xrows_max = (ptrdiff_t)(chunk - 1) * st + (ptrdiff_t)(ksize - 1) * dil + 1;
-    FC_T *dyp = (FC_T *)malloc(sizeof(FC_T) * (size_t)(chunk * dy_cols));
-    FC_T *xp = (FC_T *)malloc(sizeof(FC_T) * (size_t)(xrows_max * x_cols));
-    /* narrow rows are already dense in cache: pack only wide ones */
-    const int packed = dyp != NULL && xp != NULL && (ptrdiff_t)st * cin + fout >= 64;
+    /* narrow rows are already dense in cache: pack only wide ones, and allocate only then */
+    const int want_pack = (ptrdiff_t)st * cin + fout >= 64;
+    FC_T *dyp = want_pack ? (FC_T *)malloc(sizeof(FC_T) * (size_t)(chunk * dy_cols)) : NULL;
+    FC_T *xp = want_pack ? (FC_T *)malloc(sizeof(FC_T) * (size_t)(xrows_max * x_cols)) : NULL;
+    const int packed = dyp != NULL && xp != NULL;
     for (long task = task_lo; task < task_hi; task++) {
         long q = task;
         const int cb = (int)(q % ncb); q /= ncb;
@@ -636,24 +770,39 @@ FC_ATTR static void FC_FN(dw_tasks)(const FC_T *x, const FC_T *dy, int batch, in
                     dy_row = fout;
                 }
                 if (mr == FC_MR_DW && nr == FC_NR) {
-                    FC_FN(mk_dw)(xa, x_row, da, dy_row, (int)(hi - lo), d, fout);
+                    FC_FN(mk_dw)(xa, x_row, 1, da, dy_row, (int)(hi - lo), d, fout);
                 } else if (nr == FC_NR) {
                     int r = 0;
                     if (mr >= 4) {
-                        FC_FN(mk_dw4)(xa, x_row, da, dy_row, (int)(hi - lo), d, fout);
+                        FC_FN(mk_dw4)(xa, x_row, 1, da, dy_row, (int)(hi - lo), d, fout);
                         r = 4;
                     }
                     for (; r < mr; r++)
                         FC_FN(mk_dw1)(xa + r, x_row, da, dy_row, (int)(hi - lo),
                                       d + (ptrdiff_t)r * fout);
                 } else {
-                    FC_FN(mk_dw_any)(xa, x_row, da, dy_row, (int)(hi - lo), mr, nr, d, fout);
+                    FC_FN(mk_dw_any)(xa, x_row, 1, da, dy_row, (int)(hi - lo), mr, nr, d, fout);
                 }
             }
         }
     }
     free(dyp);
     free(xp);
+}
+
+/* dbias[f] for f in [f0, f1), f1 - f0 <= 64: sum over rows in ascending order, accumulated in
+ * double (plain adds, no FMA: every variant gives the same bits). */
+FC_ATTR static void FC_FN(colsum)(const FC_T *dy, ptrdiff_t rows, int fout, int f0, int f1,
+                                  FC_T *out)
+{
+    double acc[64];
+    const int n = f1 - f0;
+    for (int f = 0; f < n; f++) acc[f] = 0.0;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const FC_T *row = dy + r * fout + f0;
+        for (int f = 0; f < n; f++) acc[f] += (double)row[f];
+    }
+    for (int f = 0; f < n; f++) out[f0 + f] = (FC_T)acc[f];
 }
 
 /* Fused activation over n values in place: 1 relu, 2 sigmoid, 3 tanh. */

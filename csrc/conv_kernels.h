@@ -94,6 +94,15 @@ static inline int fc_conv_nr_f(void) { return FC_NR_F; }
 static inline int fc_conv_nr_d(void) { return FC_NR_D; }
 static inline int fc_conv_mr_dw(void) { return FC_MR_DW_ALL; }
 
+/* Number of kernel-gradient tasks (see dw_tasks / dw_narrow_tasks in conv_impl.h). */
+static long fc_conv_dw_ntasks(int k, int cg, int f, int groups, int nr)
+{
+    const long nfb = (f / groups + nr - 1) / nr;
+    if (cg < FC_NARROW_ALL)
+        return (long)groups * nfb * cg * ((k + FC_MR_DW_ALL - 1) / FC_MR_DW_ALL);
+    return (long)k * groups * ((cg + FC_MR_DW_ALL - 1) / FC_MR_DW_ALL) * nfb;
+}
+
 /* Pack kernel (K, Cg, F) for the forward pass: per (group, filter block) a panel [j][c][NR],
  * filters past the group's end zero. Bias (F,) packed per (group, filter block) as [NR]. */
 #define FC_DEFINE_PACK(T, SFX, NR)                                                              \
@@ -119,10 +128,22 @@ static void fc_conv_pack_bias_##SFX(const T *bias, int f, int groups, T *bp)    
                 *bp++ = ff < fg ? bias[g * fg + ff] : (T)0;                                     \
             }                                                                                   \
 }                                                                                               \
-/* Transposed panels for the input gradient: per (group, channel block) [j][f][NR]. */          \
+/* Transposed panels for the input gradient: per (group, channel block) [j][f][NR]; for narrow \
+ * groups per (group, block of NR (tap, channel) pairs q = j*cg + c) [f][NR] (no larger). */    \
 static void fc_conv_pack_bwd_##SFX(const T *w, int k, int cg, int f, int groups, T *wtp)        \
 {                                                                                               \
     const int fg = f / groups, ncb = (cg + NR - 1) / NR;                                        \
+    if (cg < FC_NARROW_ALL) {                                                                   \
+        const int kc = k * cg, ncol = (kc + NR - 1) / NR;                                       \
+        for (int g = 0; g < groups; g++)                                                        \
+            for (int cb = 0; cb < ncol; cb++)                                                   \
+                for (int ff = 0; ff < fg; ff++)                                                 \
+                    for (int v = 0; v < NR; v++) {                                              \
+                        const int q = cb * NR + v;                                              \
+                        *wtp++ = q < kc ? w[(ptrdiff_t)q * f + g * fg + ff] : (T)0;             \
+                    }                                                                           \
+        return;                                                                                 \
+    }                                                                                           \
     for (int g = 0; g < groups; g++)                                                            \
         for (int cb = 0; cb < ncb; cb++)                                                        \
             for (int j = 0; j < k; j++)                                                         \
@@ -159,14 +180,14 @@ static void fc_conv_fwd_item_##SFX(const T *x, int tlen, int cin, const T *wp, c
                                 chunk));                                                        \
     if (act) FC_DISPATCH(activate, SFX, (y, (ptrdiff_t)slen * fout, act));                      \
 }                                                                                               \
-/* w: the kernel as given (K, Cg, F); wtp: its transposed panels (unused on the narrow path). */ \
-static void fc_conv_bwdx_item_##SFX(const T *dy, int slen, int fout, const T *w, const T *wtp,  \
+/* wtp: the kernel packed by fc_conv_pack_bwd (narrow or wide layout, chosen the same way). */  \
+static void fc_conv_bwdx_item_##SFX(const T *dy, int slen, int fout, const T *wtp,              \
                                     T *dx, int tlen, int cin, int k, int st, int dil, int left, \
                                     int groups, int chunk)                                      \
 {                                                                                               \
     if (cin / groups < FC_NARROW_ALL)                                                           \
-        FC_DISPATCH(bwdx_narrow_item, SFX, (dy, slen, fout, w, dx, tlen, cin, k, st, dil, left, \
-                                            groups));                                           \
+        FC_DISPATCH(bwdx_narrow_item, SFX, (dy, slen, fout, wtp, dx, tlen, cin, k, st, dil,     \
+                                            left, groups));                                     \
     else                                                                                        \
         FC_DISPATCH(bwdx_item, SFX, (dy, slen, fout, wtp, dx, tlen, cin, k, st, dil, left,      \
                                      groups, chunk));                                           \
@@ -178,16 +199,10 @@ static void fc_conv_dw_tasks_##SFX(const T *x, const T *dy, int batch, int tlen,
     FC_DISPATCH(dw_tasks, SFX, (x, dy, batch, tlen, cin, slen, fout, k, st, dil, left, groups,  \
                                 dw, lo, hi, chunk));                                            \
 }                                                                                               \
-/* dbias[f] for f in [f0, f1): sum over rows in ascending order, accumulated in double. */      \
+/* dbias[f] for f in [f0, f1), f1 - f0 <= 64 (conv_impl.h colsum). */                          \
 static void fc_conv_colsum_##SFX(const T *dy, ptrdiff_t rows, int fout, int f0, int f1, T *out) \
 {                                                                                               \
-    double acc[64];                                                                             \
-    for (int f = f0; f < f1; f++) acc[f - f0] = 0.0;                                            \
-    for (ptrdiff_t r = 0; r < rows; r++) {                                                      \
-        const T *row = dy + r * fout;                                                           \
-        for (int f = f0; f < f1; f++) acc[f - f0] += (double)row[f];                            \
-    }                                                                                           \
-    for (int f = f0; f < f1; f++) out[f] = (T)acc[f - f0];                                      \
+    FC_DISPATCH(colsum, SFX, (dy, rows, fout, f0, f1, out));                                    \
 }
 
 FC_DEFINE_ENTRY(float, f)

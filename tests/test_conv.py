@@ -211,7 +211,7 @@ def conv_configs(draw):
         seed=draw(st.integers(0, 2 ** 32 - 1)))
 
 
-@settings(max_examples=600)
+@settings(max_examples=600 * settings.default.max_examples // 100)  # 6,000 in the deep profile
 @given(cfg=conv_configs())
 def test_conv1d_hypothesis_sweep(cfg):
     rng = np.random.default_rng(cfg["seed"])
@@ -344,3 +344,111 @@ def test_small_calls_use_fewer_threads(num_threads):
     assert conv_ops._threads(SimpleNamespace(**geom)) == 1
     assert conv_ops._threads(SimpleNamespace(**{**geom, "batch": 2 * per})) == 2
     assert conv_ops._threads(SimpleNamespace(**{**geom, "batch": 100 * per})) == 4
+
+
+# ---- narrow groups (fewer than 4 channels per group): their own dx and dkernel loops ---------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("cg,fg,k,s,d,pad,g", [
+    (1, 16, 5, 1, 1, "valid", 1), (1, 40, 13, 1, 2, "same", 1), (2, 17, 7, 3, 1, "causal", 2),
+    (3, 33, 9, 2, 1, "same", 1), (1, 8, 12, 1, 3, "causal", 3), (3, 5, 6, 1, 1, "valid", 2)],
+    ids=lambda v: str(v))
+def test_narrow_groups_long_sequences(cg, fg, k, s, d, pad, g, dtype, rng, isa):
+    """Lengths beyond one 96-step chunk, tap blocks of 6 plus remainders, partial filter panels."""
+    x, w, b = _case(rng, dtype, 3, 250, cg * g, fg * g, k, g)
+    y = ops.conv1d(x, w, b, s, pad, d, g)
+    np.testing.assert_allclose(y, _reference.conv1d(x, w, b, s, pad, d, g), **_tol(dtype, k * cg))
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    got = ops.conv1d_backward(dy, x, w, s, pad, d, g)
+    want = _reference.conv1d_backward(dy, x, w, s, pad, d, g)
+    ns = (k * fg, 3 * y.shape[1], 3 * y.shape[1])
+    for name, a, r, n in zip(("dx", "dkernel", "dbias"), got, want, ns):
+        np.testing.assert_allclose(a, r, **_tol(dtype, n), err_msg=name)
+
+
+# ---- the argument fast path (kernel-ready calls skip the full checks) ---------------------------
+
+def _no_fast_path(monkeypatch):
+    from fastconv.ops import conv as conv_ops
+    monkeypatch.setattr(conv_ops, "conv1d_fast_args", lambda *a: None)
+    monkeypatch.setattr(conv_ops, "conv1d_backward_fast_args", lambda *a: None)
+
+
+def _bits(a):
+    return None if a is None else (a.dtype.str, a.shape, a.tobytes())
+
+
+def _outcome(fn):
+    try:
+        res = fn()
+    except (TypeError, ValueError) as err:
+        return type(err).__name__, str(err)
+    return tuple(_bits(r) for r in res) if isinstance(res, tuple) else _bits(res)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_fast_path_is_taken_for_kernel_ready_calls(dtype, rng, monkeypatch):
+    from fastconv.ops import conv as conv_ops
+    x, w, b = _case(rng, dtype, 3, 20, 4, 6, 3, 2)
+    dy = rng.standard_normal((3, 10, 6)).astype(dtype)
+    expect = ops.conv1d(x, w, b, 2, "same", 1, 2), ops.conv1d_backward(dy, x, w, 2, "same", 1, 2)
+
+    def fail(*a):
+        raise AssertionError("full checks used")
+    monkeypatch.setattr(conv_ops, "conv1d_args", fail)
+    monkeypatch.setattr(conv_ops, "conv1d_backward_args", fail)
+    bufs = (np.empty_like(x), np.empty_like(w), np.empty_like(b))
+    y = np.empty((3, 10, 6), dtype)
+    assert ops.conv1d(x, w, b, 2, "same", 1, 2, out=y) is y
+    got = ops.conv1d_backward(dy, x, w, 2, "same", 1, 2, out=bufs)
+    assert all(g is buf for g, buf in zip(got, bufs))
+    assert _bits(y) == _bits(expect[0])
+    assert [_bits(a) for a in got] == [_bits(a) for a in expect[1]]
+
+
+def _fast_path_calls(rng):
+    """Calls the fast path takes, and near misses it must hand to the full checks."""
+    x, w, b = _case(rng, np.float32, 2, 12, 3, 4, 3)
+    dy = rng.standard_normal((2, 12, 4)).astype(np.float32)
+    dy_valid = rng.standard_normal((2, 10, 4)).astype(np.float32)
+    y = np.empty((2, 12, 4), np.float32)
+    bufs = (np.empty_like(x), np.empty_like(w), np.empty_like(b))
+    f = ops.conv1d
+    bw = ops.conv1d_backward
+    ro = np.empty_like(y)
+    ro.flags.writeable = False
+    return [
+        lambda: f(x, w, b, 1, "same"), lambda: f(x, w, None, 1, "same", out=y),
+        lambda: f(x, w, b, np.int64(1), "same"), lambda: f(x, w, b, 1, "SAME"),
+        lambda: f(x, w, b, (1,), "same"), lambda: f(x, w, b, True, "same"),
+        lambda: f(x, w, b, 2, "same", 2), lambda: f(x, w, b, 1, "same", 0),
+        lambda: f(x, w, b, 1, "full"), lambda: f(x, w, b, 1, 1), lambda: f(x, w, b, 2 ** 31),
+        lambda: f(x, w, b, 1, "same", 1, 3), lambda: f(x, w, b[:3]),
+        lambda: f(x, w.astype(np.float64), b), lambda: f(np.asfortranarray(x), w, b),
+        lambda: f(x, w, b, activation="relu"), lambda: f(x, w, b, activation="Relu"),
+        lambda: f(x, w, b, activation=["relu"]), lambda: f(x[:, :2], w, b),
+        lambda: f(x, w, b, 1, "same", out=ro), lambda: f(x, w, b, 1, "same", out=y[:, :11]),
+        lambda: f(x, w, b, 1, "same", out=y.astype(np.float64)),
+        lambda: f(x, w, b, 1, "same", out=x.reshape(2, 9, 4)),
+        lambda: bw(dy, x, w, 1, "same"), lambda: bw(dy_valid, x, w),
+        lambda: bw(dy, x, w, 1, "same", out=bufs), lambda: bw(dy, x, w, 1, "same", out=list(bufs)),
+        lambda: bw(dy, x, w, 1, "same", need_dx=False, out=(x, bufs[1], None)),
+        lambda: bw(dy, x, w, 1, "same", need_dx=1), lambda: bw(dy, x, w, 1, "same", out=bufs[:2]),
+        lambda: bw(dy, x, w, 1, "same", out=(bufs[0], bufs[1], bufs[1].reshape(-1)[:4])),
+        lambda: bw(dy, x, w, 1, "same", out=(dy.reshape(2, 12, 4)[:, :, :3].copy(), x, None)),
+        lambda: bw(dy, x, w, 1, "same", out=(bufs[0], bufs[0].reshape(-1)[:36].reshape(3, 3, 4),
+                                             None)),
+        lambda: bw(dy, x, w), lambda: bw(dy.astype(np.float64), x, w, 1, "same"),
+        lambda: bw(dy, x, w, 1, "causal", 1, 1, need_dx=np.True_),
+    ]
+
+
+def test_fast_path_same_results_and_errors_as_full_checks(rng, monkeypatch):
+    fast = [_outcome(c) for c in _fast_path_calls(np.random.default_rng(5))]
+    _no_fast_path(monkeypatch)
+    slow = [_outcome(c) for c in _fast_path_calls(np.random.default_rng(5))]
+    assert len(fast) == len(slow)
+    for i, (a, b) in enumerate(zip(fast, slow)):
+        assert a == b, i
+    assert sum(isinstance(o, tuple) and o and o[0] in ("TypeError", "ValueError")
+               for o in slow) >= 15

@@ -431,3 +431,120 @@ def kernel_threads(work):
     if n > 1 and work < n * MIN_WORK_PER_THREAD:
         n = max(1, min(n, work // MIN_WORK_PER_THREAD))
     return n
+
+
+# ---- fast paths: the training loop's calls, already in kernel-ready form --------------------
+# Each entry point first asks one of these whether every argument is already what the full
+# checks above would hand the kernel unchanged: exact ndarrays of one float dtype, C-contiguous
+# and aligned, plain ints in range, a canonical padding string, `out` buffers of the right
+# shape and dtype (writeable, C-contiguous, aligned, overlapping nothing). Then the kernel gets
+# them as they are; any other call returns None and takes the full checks, which produce every
+# error message. Same arrays either way, so same results (tests/test_conv.py checks both paths).
+
+from .._ext._conv import any_overlap  # noqa: E402
+
+_F32, _F64 = FLOAT_DTYPES
+_NDARRAY = np.ndarray
+_INT_MAX = 2**31 - 1
+_CONV_PADDINGS = ("valid", "same", "causal")
+
+
+def ready_dtype(a):
+    """a.dtype when `a` is an exact ndarray of float32/float64, else None."""
+    if type(a) is not _NDARRAY:
+        return None
+    dt = a.dtype
+    return dt if dt is _F32 or dt is _F64 else None
+
+
+def ready(a, dtype, ndim):
+    """`a` is an exact ndarray of `dtype` and rank `ndim`, C-contiguous and aligned."""
+    if type(a) is not _NDARRAY or a.dtype is not dtype or a.ndim != ndim:
+        return False
+    f = a.flags
+    return f.c_contiguous and f.aligned
+
+
+def ready_out(out, shape, dtype):
+    """`out` needs no check_out / output() error: right shape and dtype, writeable, C, aligned."""
+    if type(out) is not _NDARRAY or out.dtype is not dtype or out.shape != shape:
+        return False
+    f = out.flags
+    return f.c_contiguous and f.writeable and f.aligned
+
+
+def _ready_geometry(strides, padding, dilation_rate, groups):
+    return (type(strides) is int and type(dilation_rate) is int and type(groups) is int
+            and type(padding) is str and padding in _CONV_PADDINGS
+            and 1 <= strides <= _INT_MAX and 1 <= dilation_rate <= _INT_MAX
+            and 1 <= groups <= _INT_MAX and (strides == 1 or dilation_rate == 1))
+
+
+def _ready_conv(x, kernel, dt, strides, padding, dilation_rate, groups):
+    """(batch, out_len, filters, left) for valid kernel-ready conv arguments, else None."""
+    if not (ready(x, dt, 3) and ready(kernel, dt, 3)
+            and _ready_geometry(strides, padding, dilation_rate, groups)):
+        return None
+    batch, length, channels = x.shape
+    k, cg, filters = kernel.shape
+    if k < 1 or cg < 1 or filters < 1 or filters % groups or cg * groups != channels:
+        return None
+    out_len, left, _ = conv_geometry(length, k, strides, dilation_rate, padding)
+    if out_len <= 0:
+        return None
+    return batch, out_len, filters, left
+
+
+def conv1d_fast_args(x, kernel, bias, strides, padding, dilation_rate, groups, out):
+    """(y buffer, left padding) for a kernel-ready conv1d call, else None (full checks)."""
+    dt = ready_dtype(x)
+    if dt is None or (bias is not None and not ready(bias, dt, 1)):
+        return None
+    g = _ready_conv(x, kernel, dt, strides, padding, dilation_rate, groups)
+    if g is None:
+        return None
+    batch, out_len, filters, left = g
+    if bias is not None and bias.shape[0] != filters:
+        return None
+    if out is None:
+        return np.empty((batch, out_len, filters), dt), left
+    if not ready_out(out, (batch, out_len, filters), dt) or any_overlap((out,),
+                                                                        (x, kernel, bias)):
+        return None
+    return out, left
+
+
+def conv1d_backward_fast_args(dy, x, kernel, strides, padding, dilation_rate, groups, need_dx,
+                              out):
+    """((dx or None, dkernel, dbias), left padding) for a kernel-ready conv1d_backward call,
+    else None (full checks)."""
+    dt = ready_dtype(x)
+    if dt is None or (need_dx is not True and need_dx is not False):
+        return None
+    g = _ready_conv(x, kernel, dt, strides, padding, dilation_rate, groups)
+    if g is None:
+        return None
+    batch, out_len, filters, left = g
+    if not ready(dy, dt, 3) or dy.shape != (batch, out_len, filters):
+        return None
+    shapes = (x.shape, kernel.shape, (filters,))
+    if out is None:
+        bufs = (np.empty(x.shape, dt) if need_dx else None, np.empty(kernel.shape, dt),
+                np.empty(filters, dt))
+        return bufs, left
+    if (type(out) is not tuple and type(out) is not list) or len(out) != 3:
+        return None
+    bufs = []
+    for i in range(3):
+        buf = out[i]
+        if i == 0 and not need_dx:
+            buf = None
+        elif buf is None:
+            buf = np.empty(shapes[i], dt)
+        elif not ready_out(buf, shapes[i], dt):
+            return None
+        bufs.append(buf)
+    bufs = tuple(bufs)
+    if any_overlap(bufs, (dy, x, kernel)):
+        return None
+    return bufs, left

@@ -1,7 +1,8 @@
 """conv1d and conv1d_backward: argument checks, then the compiled kernels (fastconv._ext._conv)."""
 from .._config import get_num_threads
 from .._ext import _conv
-from ._checks import conv1d_args, conv1d_backward_args, conv_activation
+from ._checks import (conv1d_args, conv1d_backward_args, conv1d_backward_fast_args,
+                      conv1d_fast_args, conv_activation)
 
 __all__ = ["conv1d", "conv1d_backward"]
 
@@ -14,9 +15,18 @@ _ACT_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _MIN_MACS_PER_THREAD = 4_000_000
 
 
+def _threads_for(macs):
+    n = macs // _MIN_MACS_PER_THREAD
+    return 1 if n <= 1 else min(get_num_threads(), n)
+
+
 def _threads(a):
-    macs = a.batch * a.out_len * a.k * (a.channels // a.groups) * a.filters
-    return max(1, min(get_num_threads(), macs // _MIN_MACS_PER_THREAD))
+    return _threads_for(a.batch * a.out_len * a.k * (a.channels // a.groups) * a.filters)
+
+
+def _macs(x, kernel, out_len):
+    k, cg, filters = kernel.shape
+    return x.shape[0] * out_len * k * cg * filters
 
 
 def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, groups=1, *,
@@ -61,6 +71,15 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
     >>> conv1d(x, np.ones((2, 1, 1), np.float32))[0, :, 0]
     array([1., 3., 5., 7.], dtype=float32)
     """
+    if activation is None or type(activation) is str:
+        code = _ACT_CODES.get("linear" if activation is None else activation)
+        fast = None if code is None else conv1d_fast_args(x, kernel, bias, strides, padding,
+                                                          dilation_rate, groups, out)
+        if fast is not None:
+            y, left = fast
+            _conv.conv1d_forward(x, kernel, bias, y, strides, dilation_rate, left, groups, code,
+                                 _threads_for(_macs(x, kernel, y.shape[1])))
+            return y
     act = conv_activation(activation)
     a = conv1d_args(x, kernel, bias, strides, padding, dilation_rate, groups, out)
     _conv.conv1d_forward(a.x, a.kernel, a.bias, a.out, a.strides, a.dilation, a.left, a.groups,
@@ -95,6 +114,13 @@ def conv1d_backward(dy, x, kernel, strides=1, padding="valid", dilation_rate=1, 
     >>> dk[:, 0, 0], db
     (array([ 6., 10.], dtype=float32), array([4.], dtype=float32))
     """
+    fast = conv1d_backward_fast_args(dy, x, kernel, strides, padding, dilation_rate, groups,
+                                     need_dx, out)
+    if fast is not None:
+        (dx, dkernel, dbias), left = fast
+        _conv.conv1d_backward(dy, x, kernel, dx, dkernel, dbias, strides, dilation_rate, left,
+                              groups, _threads_for(_macs(x, kernel, dy.shape[1])))
+        return dx, dkernel, dbias
     a = conv1d_backward_args(dy, x, kernel, strides, padding, dilation_rate, groups, need_dx, out)
     dx, dkernel, dbias = a.out
     _conv.conv1d_backward(a.dy, a.x, a.kernel, dx, dkernel, dbias, a.strides, a.dilation,

@@ -14,9 +14,11 @@ NaN / inf policy (exact, tested):
 dtypes: float32/float64; mixed inputs are promoted as in NumPy; the output has that dtype.
 """
 
+import numpy as np
+
 from .._ext import _pool
-from ._checks import (check_shape, float_array, kernel_array, no_overlap,
-                      output, pool_geometry, same_dtype)
+from ._checks import (any_overlap, check_shape, float_array, kernel_array, no_overlap, output,
+                      pool_geometry, ready, ready_dtype, ready_out, same_dtype)
 from .activation import _stream_threads
 
 __all__ = [
@@ -30,7 +32,30 @@ def _why(x, pool_size, strides, padding):
     return f" for x.shape={x.shape}, pool_size={pool_size}, strides={strides}, padding={padding!r}"
 
 
+def _ready_pool_x(x, pool_size, strides, padding):
+    """(dtype, geometry) when x is kernel-ready, else None. Geometry errors raise here exactly
+    as in the full checks, which would accept such an x unchanged and then raise them."""
+    dt = ready_dtype(x)
+    if dt is None or not ready(x, dt, 3):
+        return None
+    return dt, pool_geometry(x.shape, pool_size, strides, padding)
+
+
 def _forward(kernel, x, pool_size, strides, padding, out):
+    fast = _ready_pool_x(x, pool_size, strides, padding)
+    if fast is not None:
+        dt, (p, s, _, out_len, left) = fast
+        shape = (x.shape[0], out_len, x.shape[2])
+        if out is None:
+            y = np.empty(shape, dt)
+        elif ready_out(out, shape, dt) and not any_overlap((out,), (x,)):
+            y = out
+        else:
+            y = None
+        if y is not None:
+            if y.size:
+                kernel(x, y, p, s, left, _stream_threads(x.size + y.size))
+            return y
     x = float_array("x", x, ndim=3)
     p, s, padding, out_len, left = pool_geometry(x.shape, pool_size, strides, padding)
     y = output("out", out, (x.shape[0], out_len, x.shape[2]), x.dtype)
@@ -106,6 +131,22 @@ def max_pool1d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     >>> max_pool1d_backward(np.ones((1, 2, 1)), x, 2).ravel()
     array([0., 1., 0., 1.])
     """
+    # dy first: the full checks look at dy before the geometry, so a bad dy must go there
+    fast = _ready_pool_x(x, pool_size, strides, padding) if ready(dy, ready_dtype(x), 3) else None
+    if fast is not None:
+        dt, (p, s, _, out_len, left) = fast
+        if dy.shape == (x.shape[0], out_len, x.shape[2]):
+            if out is None:
+                dx = np.empty(x.shape, dt)
+            elif ready_out(out, x.shape, dt) and not any_overlap((out,), (dy, x)):
+                dx = out
+            else:
+                dx = None
+            if dx is not None:
+                if dx.size:
+                    _pool.max_pool_backward(dy, x, dx, p, s, left,
+                                            _stream_threads(2 * dx.size + dy.size))
+                return dx
     dy, x, p, s, left = _dy_pool(dy, x, pool_size, strides, padding)
     dtype = same_dtype(dy, x)
     dx = output("out", out, x.shape, dtype)
