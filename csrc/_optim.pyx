@@ -28,6 +28,7 @@ ctypedef Py_ssize_t isize
 
 cdef enum:
     BLOCK = 8192
+    PREFETCH_ROWS = 8
 
 
 cdef inline floating _sqrt(floating v) noexcept nogil:
@@ -225,6 +226,11 @@ def rmsprop_rows(floating[:, ::1] p, const floating[:, ::1] grad, floating[:, ::
 cdef extern from "optim_kernels.h" nogil:
     void fc_decay_row_f(float *v, isize n, long long k, float rho, float c)
     void fc_decay_row_d(double *v, isize n, long long k, double rho, double c)
+    void fc_rmsprop_row_f(float *p, const float *g, float *v, isize n, float lr, float rho,
+                          float omr, float eps)
+    void fc_rmsprop_row_d(double *p, const double *g, double *v, isize n, double lr,
+                          double rho, double omr, double eps)
+    void fc_prefetch_row(const void *p, isize nbytes)
 
 
 cdef inline void _decay_row(floating* v, isize n, long long k, floating rho,
@@ -250,12 +256,20 @@ def rmsprop_rows_deferred(floating[:, ::1] p, const floating[:, ::1] grad, const
     cdef int bad = 0, row_bad
     if E == 0:
         return 0
-    # `bad` is an integer sum reduction: exact, so the same for any thread count.
-    for j in prange(count, nogil=True, schedule="static", num_threads=num_threads):
+    # `bad` is an integer sum reduction: exact, so the same for any thread count. Rows come in
+    # first-appearance order and their costs differ widely (a rare row may carry hundreds of
+    # deferred decays), so rows are dealt out one at a time (static, chunk 1) to balance them.
+    for j in prange(count, nogil=True, schedule="static", chunksize=1,
+                    num_threads=num_threads):
+        if j + PREFETCH_ROWS < count:  # the rows are scattered over the table: fetch ahead
+            fc_prefetch_row(&v[rows[j + PREFETCH_ROWS], 0], E * sizeof(floating))
+            fc_prefetch_row(&p[rows[j + PREFETCH_ROWS], 0], E * sizeof(floating))
         r = rows[j]
         _decay_row(&v[r, 0], E, step - 1 - stamp[r], rho_, c)
-        _rmsprop_block(&p[r, 0], &grad[j, 0], &v[r, 0], NULL, NULL, E, lr_, rho_, omr_,
-                       eps_, <floating>0, False, False)
+        if floating is float:
+            fc_rmsprop_row_f(&p[r, 0], &grad[j, 0], &v[r, 0], E, lr_, rho_, omr_, eps_)
+        else:
+            fc_rmsprop_row_d(&p[r, 0], &grad[j, 0], &v[r, 0], E, lr_, rho_, omr_, eps_)
         stamp[r] = step
         row_bad = 0
         for i in range(E):

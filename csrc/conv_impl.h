@@ -442,6 +442,10 @@ FC_ATTR static void FC_FN(bwdx_item)(const FC_T *dy, int slen, int fout, const F
     const int jstep = st == 1 ? 1 : st;    /* kernel taps between consecutive taps */
     const ptrdiff_t a_tap = -(ptrdiff_t)dd * fout;
     const ptrdiff_t b_tap = (ptrdiff_t)jstep * fg * FC_NR;
+    /* zero-padded dy window for edge blocks: taps reach (ksize-1)*dd rows back */
+    const int win_rows = (ksize - 1) * dd + FC_MR;
+    FC_T *win = NULL;
+    int win_failed = 0;
     for (int p = 0; p < st; p++) {
         /* rows t = t0 + r*st with (t + left) % st == p; m = (t + left) / st */
         const int t0 = (int)(((p - (ptrdiff_t)left) % st + st) % st);
@@ -468,10 +472,39 @@ FC_ATTR static void FC_FN(bwdx_item)(const FC_T *dy, int slen, int fout, const F
                 while (r < r1) {
                     const ptrdiff_t m = m0 + r;
                     const ptrdiff_t t = t0 + (ptrdiff_t)r * st;
-                    if (ni > 0 && r >= r_lo && r + FC_MR <= r_hi && r + FC_MR <= r1) {
+                    const int nb = r1 - r < FC_MR ? r1 - r : FC_MR;
+                    if (ni > 0 && r >= r_lo && r + FC_MR <= r_hi && nb == FC_MR) {
                         FC_FN(mk_rows)(dyg + m * fout, fout, a_tap, ni, fg, b, b_tap, NULL,
                                        dxc + t * cin, (ptrdiff_t)st * cin, nr);
                         r += FC_MR;
+                        continue;
+                    }
+                    if (ni > 0 && win == NULL && !win_failed) {
+                        win = (FC_T *)malloc(sizeof(FC_T) * (size_t)win_rows * (size_t)fg);
+                        win_failed = win == NULL;
+                    }
+                    if (ni > 0 && win != NULL) {
+                        /* A block of rows near an edge (or the last rows of a chunk): the same
+                         * micro-kernel over a copy of the dy rows it reads, with zero rows
+                         * where dy has none. The zero rows add +-0 terms only, so values are
+                         * those of the valid taps alone (up to the sign of a zero result). */
+                        const ptrdiff_t wlo = m - (ptrdiff_t)(ni - 1) * dd;
+                        for (int q = 0; q < win_rows; q++) {
+                            FC_T *dst = win + (ptrdiff_t)q * fg;
+                            if (wlo + q >= 0 && wlo + q < slen)
+                                memcpy(dst, dyg + (wlo + q) * fout, sizeof(FC_T) * (size_t)fg);
+                            else
+                                memset(dst, 0, sizeof(FC_T) * (size_t)fg);
+                        }
+                        FC_T tmp[FC_MR * FC_NR];
+                        FC_FN(mk_rows)(win + (ptrdiff_t)(ni - 1) * dd * fg, fg,
+                                       -(ptrdiff_t)dd * fg, ni, fg, b, b_tap, NULL,
+                                       nb == FC_MR ? dxc + t * cin : tmp,
+                                       nb == FC_MR ? (ptrdiff_t)st * cin : FC_NR, nr);
+                        for (int q = 0; nb < FC_MR && q < nb; q++)
+                            memcpy(dxc + (t + (ptrdiff_t)q * st) * cin, tmp + q * FC_NR,
+                                   sizeof(FC_T) * (size_t)nr);
+                        r += nb;
                         continue;
                     }
                     /* taps i with 0 <= m - i*dd <= slen - 1 and i < ni */
@@ -488,6 +521,7 @@ FC_ATTR static void FC_FN(bwdx_item)(const FC_T *dy, int slen, int fout, const F
         }
         }
     }
+    free(win);
 }
 
 /* Input gradient for narrow groups (fewer than FC_NARROW channels per group), one batch item.
