@@ -243,22 +243,22 @@ cdef inline void _decay_row(floating* v, isize n, long long k, floating rho,
 
 def rmsprop_rows_deferred(floating[:, ::1] p, const floating[:, ::1] grad, const int[::1] rows,
                           isize count, floating[:, ::1] v, long long[::1] stamp, long long step,
-                          double lr, double rho, double one_minus_rho, double epsilon,
-                          double zero, int num_threads):
+                          unsigned char[::1] bad, double lr, double rho, double one_minus_rho,
+                          double epsilon, double zero, int num_threads):
     """Step `step` for rows rows[:count] (gradient grad[j] for row rows[j], distinct rows):
     first the decays of steps stamp[r]+1 .. step-1, then the full update; stamp[r] = step.
-    Returns how many of those rows now hold a velocity value that is not >= 0 (NaN)."""
+    bad[j] = 1 when row rows[j] now holds a velocity value that is not >= 0 (NaN), else 0."""
     cdef isize E = p.shape[1]
     cdef isize j, r, i
     cdef floating lr_ = <floating>lr, rho_ = <floating>rho, omr_ = <floating>one_minus_rho
     cdef floating eps_ = <floating>epsilon, zero_ = <floating>zero
     cdef floating c = omr_ * (zero_ * zero_)
-    cdef int bad = 0, row_bad
+    cdef int row_bad
     if E == 0:
-        return 0
-    # `bad` is an integer sum reduction: exact, so the same for any thread count. Rows come in
-    # first-appearance order and their costs differ widely (a rare row may carry hundreds of
-    # deferred decays), so rows are dealt out one at a time (static, chunk 1) to balance them.
+        bad[:count] = 0
+        return
+    # Rows come in first-appearance order and their costs differ widely (a rare row may carry
+    # hundreds of deferred decays), so rows are dealt out one at a time (static, chunk 1).
     for j in prange(count, nogil=True, schedule="static", chunksize=1,
                     num_threads=num_threads):
         if j + PREFETCH_ROWS < count:  # the rows are scattered over the table: fetch ahead
@@ -274,8 +274,7 @@ def rmsprop_rows_deferred(floating[:, ::1] p, const floating[:, ::1] grad, const
         row_bad = 0
         for i in range(E):
             row_bad = row_bad | <int>(not (v[r, i] >= 0))
-        bad += row_bad
-    return bad
+        bad[j] = <unsigned char>row_bad
 
 
 def rmsprop_catch_up(floating[:, ::1] v, long long[::1] stamp, long long step, double rho,
