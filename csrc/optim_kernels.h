@@ -22,30 +22,6 @@
 #define FC_OPT_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define FC_OPT_CLONES
-/* Plain RMSprop on one row, the dense kernel's formula and operation order (csrc/_optim.pyx):
- * v = rho*v + omr*(g*g); p = p - (lr*g) / sqrt(v + eps). sqrt and division are correctly
- * rounded in every variant, so the AVX2 clone gives the same bits. */
-#define FC_RMSPROP_ROW(T, SUF, SQRT)                                                        \
-FC_OPT_CLONES static void fc_rmsprop_row_##SUF(T *restrict p, const T *restrict g,          \
-                                               T *restrict v, ptrdiff_t n, T lr, T rho,     \
-                                               T omr, T eps) {                              \
-    for (ptrdiff_t i = 0; i < n; i++) {                                                     \
-        const T gi = g[i];                                                                  \
-        const T vi = rho * v[i] + omr * (gi * gi);                                          \
-        v[i] = vi;                                                                          \
-        p[i] = p[i] - (lr * gi) / SQRT(vi + eps);                                           \
-    }                                                                                       \
-}
-
-FC_RMSPROP_ROW(float, f, sqrtf)
-FC_RMSPROP_ROW(double, d, sqrt)
-
-/* Ask for the first cache lines of a row that will be needed soon (no effect on results). */
-static inline void fc_prefetch_row(const void *p, ptrdiff_t bytes) {
-    const char *c = (const char *)p;
-    for (ptrdiff_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 1, 0);
-}
-
 #endif
 
 #define FC_DECAY_BLOCK 64
