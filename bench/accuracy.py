@@ -14,6 +14,8 @@ import statistics
 import subprocess
 import sys
 
+from e2e import imdb_model  # bench/ is the script's folder, so first on sys.path
+
 EPOCHS = 2
 
 
@@ -32,14 +34,7 @@ def _child(framework, seed):
     (xtr, ytr), (xte, yte) = imdb.load_data(num_words=20000)
     xtr, xte = pad_sequences(xtr, maxlen=100), pad_sequences(xte, maxlen=100)
     fw.utils.set_random_seed(seed)
-    model = Sequential()
-    model.add(Embedding(20000, 128))
-    model.add(Conv1D(32, 7, activation="relu"))
-    model.add(MaxPooling1D(5))
-    model.add(Conv1D(32, 7, activation="relu"))
-    model.add(GlobalMaxPooling1D())
-    model.add(Dense(1, activation="sigmoid"))
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+    model = imdb_model(Sequential, Embedding, Conv1D, MaxPooling1D, GlobalMaxPooling1D, Dense)
     model.fit(xtr, ytr.astype("float32"), batch_size=32, epochs=EPOCHS, verbose=0)
     _, acc = model.evaluate(xte, yte.astype("float32"), batch_size=32, verbose=0)
     print("ACC_RESULT " + json.dumps({"acc": float(acc)}))

@@ -54,6 +54,19 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def imdb_model(Sequential, Embedding, Conv1D, MaxPooling1D, GlobalMaxPooling1D, Dense):
+    """The seed IMDb program's model, compiled, from whichever framework's classes are given."""
+    model = Sequential()
+    model.add(Embedding(20000, 128))
+    model.add(Conv1D(32, 7, activation="relu"))
+    model.add(MaxPooling1D(5))
+    model.add(Conv1D(32, 7, activation="relu"))
+    model.add(GlobalMaxPooling1D())
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+    return model
+
+
 def _child(framework, workload, n_train, threads):
     """Runs inside the child process: import the framework, run one workload, print JSON."""
     t0 = time.perf_counter()
@@ -86,14 +99,8 @@ def _child(framework, workload, n_train, threads):
         del xtr_lists_holder[:]
         _reset_peak_rss()
         fw.utils.set_random_seed(1)
-        model = Sequential()
-        model.add(Embedding(20000, 128))
-        model.add(Conv1D(32, 7, activation="relu"))
-        model.add(MaxPooling1D(5))
-        model.add(Conv1D(32, 7, activation="relu"))
-        model.add(GlobalMaxPooling1D())
-        model.add(Dense(1, activation="sigmoid"))
-        model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+        model = imdb_model(Sequential, Embedding, Conv1D, MaxPooling1D, GlobalMaxPooling1D,
+                           Dense)
         model.fit(xtr[:64], ytr[:64], batch_size=32, epochs=1, verbose=0)  # build + compile
         t, c = time.perf_counter(), time.process_time()
         model.fit(xtr, ytr, batch_size=32, epochs=1, verbose=0)
