@@ -431,6 +431,11 @@ FC_ATTR static void FC_FN(fwd_item)(const FC_T *x, int tlen, int cin, const FC_T
  * kernel packed transposed per (group, channel block) as [j][f][NR]. With st > 1 (then dil == 1)
  * the rows t of one phase (t + left) % st share their tap set j = phase + i*st.
  */
+#ifndef FC_WIN_MAX
+#define FC_WIN_REACH 64                  /* rows a tap may reach back, for the dy window */
+#define FC_WIN_MAX ((ptrdiff_t)1 << 18)  /* values in an edge-block dy window (1-2 MiB) */
+#endif
+
 FC_ATTR static void FC_FN(bwdx_item)(const FC_T *dy, int slen, int fout, const FC_T *wtp,
                                      FC_T *dx, int tlen, int cin, int ksize, int st, int dil,
                                      int left, int groups, int chunk)
@@ -442,10 +447,12 @@ FC_ATTR static void FC_FN(bwdx_item)(const FC_T *dy, int slen, int fout, const F
     const int jstep = st == 1 ? 1 : st;    /* kernel taps between consecutive taps */
     const ptrdiff_t a_tap = -(ptrdiff_t)dd * fout;
     const ptrdiff_t b_tap = (ptrdiff_t)jstep * fg * FC_NR;
-    /* zero-padded dy window for edge blocks: taps reach (ksize-1)*dd rows back */
-    const int win_rows = (ksize - 1) * dd + FC_MR;
+    /* zero-padded dy window for edge blocks: taps reach (ksize-1)*dd rows back. Each edge
+     * block copies its window, so only short reaches use it (FC_WIN_REACH rows, FC_WIN_MAX
+     * values); long ones (large dilation) take the one-row path as before. */
+    const ptrdiff_t win_rows = (ptrdiff_t)(ksize - 1) * dd + FC_MR;
     FC_T *win = NULL;
-    int win_failed = 0;
+    int win_failed = win_rows > FC_WIN_REACH + FC_MR || win_rows * fg > FC_WIN_MAX;
     for (int p = 0; p < st; p++) {
         /* rows t = t0 + r*st with (t + left) % st == p; m = (t + left) / st */
         const int t0 = (int)(((p - (ptrdiff_t)left) % st + st) % st);
@@ -489,7 +496,7 @@ FC_ATTR static void FC_FN(bwdx_item)(const FC_T *dy, int slen, int fout, const F
                          * where dy has none. The zero rows add +-0 terms only, so values are
                          * those of the valid taps alone (up to the sign of a zero result). */
                         const ptrdiff_t wlo = m - (ptrdiff_t)(ni - 1) * dd;
-                        for (int q = 0; q < win_rows; q++) {
+                        for (ptrdiff_t q = 0; q < win_rows; q++) {
                             FC_T *dst = win + (ptrdiff_t)q * fg;
                             if (wlo + q >= 0 && wlo + q < slen)
                                 memcpy(dst, dyg + (wlo + q) * fout, sizeof(FC_T) * (size_t)fg);
