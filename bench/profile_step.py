@@ -1,0 +1,68 @@
+"""Where one IMDb training step spends its time: per layer forward/backward, loss, optimizer.
+
+Trains the seed IMDb model on the real reviews (fastconv.datasets.imdb; FASTCONV_DATA or
+../shared/data), warms up on 200 batches, then times 400 batches with each layer's forward and
+backward, the loss and the optimizer step wrapped by a timer. Prints milliseconds per step.
+
+    python bench/profile_step.py              # all threads
+    python bench/profile_step.py --threads 1
+"""
+import argparse
+import collections
+import time
+
+import fastconv
+from fastconv.datasets import imdb
+from fastconv.layers import Conv1D, Dense, Embedding, GlobalMaxPooling1D, MaxPooling1D
+from fastconv.models import Sequential
+from fastconv.utils import pad_sequences
+
+
+def _timed(times, obj, name, key):
+    fn = getattr(obj, name)
+
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            times[key] += time.perf_counter() - t
+    setattr(obj, name, wrapper)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=fastconv.get_num_threads())
+    ap.add_argument("--steps", type=int, default=400)
+    args = ap.parse_args(argv)
+    fastconv.set_num_threads(args.threads)
+    (xtr, ytr), _ = imdb.load_data(num_words=20000)
+    x, y = pad_sequences(xtr, maxlen=100), ytr.astype("float32")
+    fastconv.utils.set_random_seed(1)
+    model = Sequential([Embedding(20000, 128), Conv1D(32, 7, activation="relu"),
+                        MaxPooling1D(5), Conv1D(32, 7, activation="relu"),
+                        GlobalMaxPooling1D(), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+    model.fit(x[:6400], y[:6400], batch_size=32, epochs=1, verbose=0)
+    times = collections.defaultdict(float)
+    for layer in model.layers:
+        _timed(times, layer, "forward", f"{layer.name} forward")
+    for layer in reversed(model.layers):
+        _timed(times, layer, "backward", f"{layer.name} backward")
+    _timed(times, model._loss_obj, "value_and_grad", "loss")
+    _timed(times, model, "_update_metrics", "metrics")
+    _timed(times, model.optimizer, "apply", "optimizer")
+    n = min(args.steps * 32, len(x) - 6400)
+    t = time.perf_counter()
+    model.fit(x[6400:6400 + n], y[6400:6400 + n], batch_size=32, epochs=1, verbose=0)
+    total = time.perf_counter() - t
+    steps = -(-n // 32)
+    print(f"threads={args.threads}, {steps} steps of batch 32, ms per step:")
+    for key, v in times.items():
+        print(f"  {key:32s} {v / steps * 1e3:7.3f}")
+    print(f"  {'(sum of the above)':32s} {sum(times.values()) / steps * 1e3:7.3f}")
+    print(f"  {'whole step':32s} {total / steps * 1e3:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
