@@ -47,6 +47,9 @@ def main(argv=None):
     times = collections.defaultdict(float)
     for layer in model.layers:
         _timed(times, layer, "forward", f"{layer.name} forward")
+    for pair in model.__dict__.get("_pairs", {}).values():   # the fused Embedding -> Conv1D
+        _timed(times, pair, "forward", f"{pair.emb.name}+{pair.conv.name} forward")
+        _timed(times, pair, "backward", f"{pair.emb.name}+{pair.conv.name} backward")
     for layer in reversed(model.layers):
         _timed(times, layer, "backward", f"{layer.name} backward")
     _timed(times, model._loss_obj, "value_and_grad", "loss")

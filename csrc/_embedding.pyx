@@ -15,7 +15,8 @@
 # - Numerics: sums in the array dtype, in input order (k copies of g give g + g + ... + g).
 cimport cython
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange, threadid
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
 ctypedef Py_ssize_t isize
@@ -30,6 +31,17 @@ cdef extern from *:
     #define FC_PREFETCH(p) __builtin_prefetch((p), 0, 0)
     """
     void FC_PREFETCH(const void *p) noexcept nogil
+
+cdef extern from *:
+    """
+    #if defined(_OPENMP)
+    #include <omp.h>
+    static inline int fc_omp_get_num_threads(void) { return omp_get_num_threads(); }
+    #else
+    static inline int fc_omp_get_num_threads(void) { return 1; }
+    #endif
+    """
+    int fc_omp_get_num_threads() nogil
 
 
 # Rows of a large table are scattered in memory, so a copy waits for DRAM once per row; asking
@@ -139,3 +151,154 @@ def scatter_rows(const index_t[::1] ids, const floating[:, ::1] dy, const int[::
     for k in prange(nblk, nogil=True, schedule="static", num_threads=num_threads):
         _scatter_compact(&ids[0], &dy[0, 0], &pos[0], &grad[0, 0], N, E, count * k // nblk,
                          count * (k + 1) // nblk)
+
+
+# Embedding followed by Conv1D, computed on the R distinct rows a batch uses (the layers' fused
+# training and inference path, fastconv.layers._embedding_conv). With P = rows @ kernel taps
+# (R, K*F), the conv output is a sum of K rows of P; in the backward, Q (R, K*F) collects dy per
+# (distinct row, tap), from which both the kernel gradient (rows^T Q) and the table gradient of
+# the distinct rows (Q times the transposed taps) are small GEMMs. Text repeats words, so R is
+# well below B*T and the three GEMMs shrink by that factor.
+# - ids (B, T) int32/int64, already range-checked; pos (V,) int32 maps a table row to its
+#   distinct-row number j (rows numbered by number_rows above).
+# - Step s, tap j reads input step t = s*strides + j*dilation - left; taps outside [0, T) are
+#   the conv's zero padding and add nothing.
+cdef extern from "tap_kernels.h" nogil:
+    enum: FC_TAP_MAX_SEG
+    void fc_tap_sum_f_i(const int *ids, const int *pos, const float *p, float *out, isize tlen,
+                        isize slen, isize f, int k, int st, int dil, int left)
+    void fc_tap_sum_f_l(const long long *ids, const int *pos, const float *p, float *out,
+                        isize tlen, isize slen, isize f, int k, int st, int dil, int left)
+    void fc_tap_sum_d_i(const int *ids, const int *pos, const double *p, double *out,
+                        isize tlen, isize slen, isize f, int k, int st, int dil, int left)
+    void fc_tap_sum_d_l(const long long *ids, const int *pos, const double *p, double *out,
+                        isize tlen, isize slen, isize f, int k, int st, int dil, int left)
+    void fc_tap_scatter_f_i(const int *ids, const int *pos, const float *dy, float *q,
+                            isize zero_rows, isize batch, isize tlen, isize slen, isize f, int k,
+                            int st, int dil, int left, const int *seg, int nseg,
+                            double *bias_acc, isize bf0, isize bf1)
+    void fc_tap_scatter_f_l(const long long *ids, const int *pos, const float *dy, float *q,
+                            isize zero_rows, isize batch, isize tlen, isize slen, isize f, int k,
+                            int st, int dil, int left, const int *seg, int nseg,
+                            double *bias_acc, isize bf0, isize bf1)
+    void fc_tap_scatter_d_i(const int *ids, const int *pos, const double *dy, double *q,
+                            isize zero_rows, isize batch, isize tlen, isize slen, isize f, int k,
+                            int st, int dil, int left, const int *seg, int nseg,
+                            double *bias_acc, isize bf0, isize bf1)
+    void fc_tap_scatter_d_l(const long long *ids, const int *pos, const double *dy, double *q,
+                            isize zero_rows, isize batch, isize tlen, isize slen, isize f, int k,
+                            int st, int dil, int left, const int *seg, int nseg,
+                            double *bias_acc, isize bf0, isize bf1)
+
+cdef enum:
+    TAP_COLS = 16   # columns per backward task (one 64-byte line of float32)
+
+
+def tap_sum(const index_t[:, ::1] ids, const int[::1] pos, const floating[:, ::1] p,
+            floating[:, :, ::1] out, int k, int strides, int dilation, int left, int num_threads):
+    """out[b, s, :] = sum over taps j (ascending) of p[pos[ids[b, t]], j*F:(j+1)*F]."""
+    cdef isize B = ids.shape[0], T = ids.shape[1], S = out.shape[1], F = out.shape[2]
+    cdef isize b
+    if B == 0 or S == 0 or F == 0:
+        return
+    for b in prange(B, nogil=True, schedule="static", num_threads=num_threads):
+        if floating is float:
+            if index_t is int:
+                fc_tap_sum_f_i(&ids[b, 0], &pos[0], &p[0, 0], &out[b, 0, 0], T, S, F, k,
+                               strides, dilation, left)
+            else:
+                fc_tap_sum_f_l(&ids[b, 0], &pos[0], &p[0, 0], &out[b, 0, 0], T, S, F, k,
+                               strides, dilation, left)
+        else:
+            if index_t is int:
+                fc_tap_sum_d_i(&ids[b, 0], &pos[0], &p[0, 0], &out[b, 0, 0], T, S, F, k,
+                               strides, dilation, left)
+            else:
+                fc_tap_sum_d_l(&ids[b, 0], &pos[0], &p[0, 0], &out[b, 0, 0], T, S, F, k,
+                               strides, dilation, left)
+
+
+cdef void _tap_scatter_range(const index_t* ids, const int* pos, const floating* dy, floating* q,
+                             isize zero_rows, isize B, isize T, isize S, isize F, int k,
+                             int strides, int dilation, int left, isize lo, isize hi,
+                             double* bias_acc) noexcept nogil:
+    # Tasks [lo, hi) in (tap, column block) order, merged into column segments of one tap
+    # and run FC_TAP_MAX_SEG segments per pass over dy.
+    cdef int seg[3 * FC_TAP_MAX_SEG]
+    cdef int nseg
+    cdef isize nfb = (F + TAP_COLS - 1) // TAP_COLS
+    cdef isize task = lo, j, f0, f1, bf0, bf1
+    cdef double* acc
+    while task < hi:
+        nseg = 0
+        acc = NULL
+        bf0 = 0
+        bf1 = 0
+        while task < hi and nseg < FC_TAP_MAX_SEG:
+            j = task // nfb
+            f0 = (task % nfb) * TAP_COLS
+            f1 = min(f0 + TAP_COLS, F)
+            if nseg > 0 and seg[3 * nseg - 3] == j and seg[3 * nseg - 1] == f0:
+                seg[3 * nseg - 1] = <int>f1
+            else:
+                seg[3 * nseg] = <int>j
+                seg[3 * nseg + 1] = <int>f0
+                seg[3 * nseg + 2] = <int>f1
+                nseg += 1
+            if j == 0:    # tap 0's owner of these columns also owns their bias gradient
+                if acc == NULL:
+                    acc = bias_acc
+                    bf0 = f0
+                bf1 = f1
+            task += 1
+        if floating is float:
+            if index_t is int:
+                fc_tap_scatter_f_i(ids, pos, dy, q, zero_rows, B, T, S, F, k, strides, dilation,
+                                   left, seg, nseg, acc, bf0, bf1)
+            else:
+                fc_tap_scatter_f_l(ids, pos, dy, q, zero_rows, B, T, S, F, k, strides, dilation,
+                                   left, seg, nseg, acc, bf0, bf1)
+        else:
+            if index_t is int:
+                fc_tap_scatter_d_i(ids, pos, dy, q, zero_rows, B, T, S, F, k, strides, dilation,
+                                   left, seg, nseg, acc, bf0, bf1)
+            else:
+                fc_tap_scatter_d_l(ids, pos, dy, q, zero_rows, B, T, S, F, k, strides, dilation,
+                                   left, seg, nseg, acc, bf0, bf1)
+
+
+def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const int[::1] pos,
+                floating[:, ::1] q, isize zero_rows, floating[::1] dbias, int k, int strides,
+                int dilation, int left, int num_threads):
+    """q[:zero_rows] = 0, then q[pos[ids[b, t]], j*F:(j+1)*F] += dy[b, s] for every step s and
+    tap j reading input step t (ascending b, s); dbias[f] = sum of dy[..., f] (in double).
+
+    Tasks are (tap, block of TAP_COLS columns) pairs, a contiguous share per thread: each owns
+    its columns of q outright and adds into them in the same order whatever the thread count,
+    so results are bitwise equal for any number of threads. Tap-0 tasks also own the bias
+    gradient of their columns.
+    """
+    cdef isize B = dy.shape[0], S = dy.shape[1], F = dy.shape[2], T = ids.shape[1]
+    cdef isize nfb = (F + TAP_COLS - 1) // TAP_COLS
+    cdef isize ntasks = k * nfb
+    cdef isize f
+    cdef int nthreads = 1, tid = 0
+    cdef double* acc
+    if F == 0:
+        return
+    if B == 0 or S == 0:
+        q[:zero_rows, :] = 0
+        dbias[:] = 0
+        return
+    acc = <double*>calloc(F, sizeof(double))
+    if acc == NULL:
+        raise MemoryError("tap_scatter: no memory for the bias sums")
+    with nogil, parallel(num_threads=num_threads):
+        nthreads = fc_omp_get_num_threads()
+        tid = threadid()
+        _tap_scatter_range(&ids[0, 0], &pos[0], &dy[0, 0, 0], &q[0, 0], zero_rows, B, T, S, F,
+                           k, strides, dilation, left, ntasks * tid // nthreads,
+                           ntasks * (tid + 1) // nthreads, acc)
+    for f in range(F):
+        dbias[f] = <floating>acc[f]
+    free(acc)

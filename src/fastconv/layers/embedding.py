@@ -82,6 +82,7 @@ class Embedding(Layer):
         self.mask_zero = bool(mask_zero)
         self._row_pos = None
         self._row_grad = None
+        self._own_row_grad = None    # the last gradient numbered in _row_pos
         self.supports_masking = self.mask_zero
         if weights is not None:
             self.build()
@@ -134,18 +135,24 @@ class Embedding(Layer):
         # Row-compact gradient: a step touches at most ids.size of the input_dim rows, so the
         # (input_dim, output_dim) array is never zeroed or written here (bench/e2e.py).
         pos = self._row_pos
-        prev = self._row_grad
+        prev = self._own_row_grad
         if pos is None or pos.shape[0] != self.input_dim:
             pos = self._row_pos = np.full(self.input_dim, -1, dtype=np.int32)
         elif prev is not None:
             pos[prev.rows[:prev.count]] = -1
-        self._row_grad = None
+        self._row_grad = self._own_row_grad = None
         dtype = self.embeddings.value.dtype
         rows = self._buffer("grad_rows_idx", (ids.size,), np.int32)
         values = self._buffer("grad_rows", (ids.size, self.output_dim), dtype)
         count = _embedding_backward_rows(dy, ids, pos, rows, values)
-        self._row_grad = RowGradient(self, self.embeddings, count, rows, values, pos)
+        self._row_grad = self._own_row_grad = RowGradient(self, self.embeddings, count, rows,
+                                                          values, pos)
         return None
+
+    def _set_row_gradient(self, grad):
+        """Hand over a step's table gradient computed elsewhere (the Embedding -> Conv1D step
+        of a Sequential model); it owns its own row numbering."""
+        self._row_grad = grad
 
     @property
     def gradients(self):

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import layers as layers_mod
 from ..layers.base import Layer, _reject_symbolic, assign_weights, auto_name, shape_tuple
+from ..layers._embedding_conv import EmbeddingConv
 from ..layers.embedding import Embedding
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.pooling import GlobalAveragePooling1D
@@ -234,13 +235,37 @@ class Sequential(Trainer):
         return y
 
     # ---- forward / backward -----------------------------------------------------------------
+    def _pair_at(self, i):
+        """The fused Embedding -> Conv1D step for layers i, i+1, or None."""
+        layers = self.layers
+        if i + 1 >= len(layers) or not EmbeddingConv.pairs(layers[i], layers[i + 1]):
+            return None
+        cache = self.__dict__.setdefault("_pairs", {})
+        pair = cache.get(i)
+        if pair is None or pair.emb is not layers[i] or pair.conv is not layers[i + 1]:
+            pair = cache[i] = EmbeddingConv(layers[i], layers[i + 1])
+        return pair
+
     def _forward(self, x, training=False):
         h = x
         mask = None
-        for layer in self.layers:
+        layers = self.layers
+        if training:
+            self._fused_at = None
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
             if layer.input_spec is not None:
                 layer.input_spec.check(layer.name, tuple(h.shape))
             if isinstance(layer, Embedding):
+                pair = self._pair_at(i)
+                y = pair.forward(h, training) if pair is not None else None
+                if y is not None:
+                    if training:
+                        self._fused_at = i
+                    h, mask = y, None
+                    i += 2
+                    continue
                 mask = layer.compute_mask(np.asarray(h))
                 h = layer.forward(h, training=training)
             elif mask is not None and isinstance(layer, GlobalAveragePooling1D):
@@ -251,13 +276,19 @@ class Sequential(Trainer):
                 if mask is not None and not (layer.supports_masking and
                                              hasattr(layer, "compute_mask")):
                     mask = None
+            i += 1
         return h
 
     def _backward(self, dy):
         layers = self.layers
         first_trainable = next((i for i, la in enumerate(layers) if la.trainable_weights),
                                len(layers))
+        fused = self.__dict__.get("_fused_at")
         for i in range(len(layers) - 1, first_trainable - 1, -1):
+            if fused is not None and i == fused + 1:
+                # the Embedding -> Conv1D step; the embedding has no input gradient to pass on
+                self._pairs[fused].backward(dy)
+                return
             dy = layers[i].backward(dy, need_dx=i > first_trainable)
 
     def _release_layer_buffers(self):

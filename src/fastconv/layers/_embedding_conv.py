@@ -1,0 +1,124 @@
+"""An Embedding and the Conv1D right after it, run as one step by a Sequential model.
+
+The conv then works on the distinct table rows of the batch instead of on B*T embedded rows
+(fastconv.ops.embedding_conv explains the algebra). Same layers, same weights, same results up
+to float rounding; the embedded (B, T, E) array is never formed. Used only where it is the same
+computation as the two layers one after the other: compiled backend, no mask, a plain
+`Conv1D` with groups=1 and channels_last, one float dtype, 2-D ids; and only when the batch
+repeats enough ids for it to pay (`worth_it`). Otherwise the model runs the layers separately.
+"""
+import threading
+
+import numpy as np
+
+from .. import _backend
+from ..ops import embedding_conv as ec
+from ..ops._checks import conv_geometry, index_range
+from ..ops.activation import bias_activation
+from .convolutional import Conv1D
+from .embedding import Embedding, RowGradient
+
+
+def worth_it(count, positions, steps, width):
+    """Distinct-row conv beats the direct one: R*E + 2*B*S (tap sums) < 0.8 * B*S*E."""
+    return count * width + 2 * steps <= 0.8 * steps * width and count <= positions
+
+
+class EmbeddingConv:
+    """Forward and backward of `emb` then `conv` for a Sequential model (see module doc)."""
+
+    def __init__(self, emb, conv):
+        self.emb, self.conv = emb, conv
+        self._local = threading.local()   # row numbering per Python thread
+        self._trained = None               # state of the last training forward
+
+    @staticmethod
+    def pairs(emb, conv):
+        return (isinstance(emb, Embedding) and type(conv) is Conv1D
+                and _backend.name == "compiled" and not emb.mask_zero and emb.built
+                and conv.built and conv.groups == 1 and conv.data_format == "channels_last"
+                and conv.kernel.value.dtype == emb.embeddings.value.dtype
+                and conv.kernel.shape[1] == emb.output_dim)
+
+    def _numbering(self, ids, training):
+        # Training and inference number rows in separate arrays, so a predict() between a
+        # training step and the optimizer (a callback, say) leaves the step's gradient intact.
+        slots = self._local.__dict__.setdefault("slots", {})
+        slot = slots.get(training)
+        if slot is None or slot[0].shape[0] != self.emb.input_dim:
+            slot = slots[training] = [np.full(self.emb.input_dim, -1, dtype=np.int32), None, 0]
+        pos, rows, count = slot
+        if count:
+            pos[rows[:count]] = -1     # the previous batch's numbering
+            slot[2] = 0
+        rows = slot[1] = self.emb._buffer(f"pair_rows_{training}", (ids.size,), np.int32)
+        count = slot[2] = ec.number_rows(ids, pos, rows)
+        return pos, rows, count
+
+    def forward(self, x, training):
+        """The conv layer's output for ids `x`, or None when the layers should run separately."""
+        emb, conv = self.emb, self.conv
+        ids = np.ascontiguousarray(emb._ids(x))
+        if ids.ndim != 2 or ids.size == 0:
+            return None
+        table = emb.embeddings.value
+        kernel = conv.kernel.value
+        k, e, f = kernel.shape
+        batch, length = ids.shape
+        if conv.input_spec is not None:
+            conv.input_spec.check(conv.name, (batch, length, e))
+        steps, left, _ = conv_geometry(length, k, conv.strides[0], conv.dilation_rate[0],
+                                       conv.padding)
+        if steps <= 0:
+            return None
+        index_range("ids", ids, table.shape[0], "rows of `table`")
+        pos, rows, count = self._numbering(ids, bool(training))
+        if not worth_it(count, ids.size, batch * steps, e):
+            return None
+        rp = ec.padded_rows(count)
+        dt = table.dtype
+        u = conv._buffer("pair_u", (rp, e), dt)
+        wcat = conv._buffer("pair_wcat", (1, e, k * f), dt)
+        p = conv._buffer("pair_p", (rp, k * f), dt)
+        y = conv._buffer("y", (batch, steps, f), dt)
+        ec.forward(ids, table, kernel, pos, rows, count, u, wcat, p, y, conv.strides[0],
+                   conv.dilation_rate[0], left)
+        bias = conv.bias.value if conv.bias is not None else None
+        if bias is not None or conv._act.kernel_name != "linear":
+            bias_activation(y, bias, conv._act.kernel_name, out=y)
+        z = None
+        if not conv._act.fused:
+            z = y
+            y = conv._act.apply_unfused(conv, z)
+        if training:
+            conv._cache = (None, y, z)
+            self._trained = (ids, pos, rows, count, u, left)
+        return y
+
+    def backward(self, dy):
+        """Kernel and bias gradients into the conv layer, the table's row-compact gradient into
+        the embedding (each only if trainable)."""
+        emb, conv = self.emb, self.conv
+        ids, pos, rows, count, u, left = self._trained
+        _, y, z = conv._cache
+        dz = conv._act.backward(conv, dy, y, z)
+        kernel = conv.kernel.value
+        k, e, f = kernel.shape
+        dt = kernel.dtype
+        rp = u.shape[0]
+        q = conv._buffer("pair_q", (rp, k * f), dt)
+        train_conv = bool(conv.trainable_weights)
+        train_table = bool(emb.trainable_weights)
+        gb = conv._grad(conv.bias) if (train_conv and conv.bias is not None) else \
+            conv._buffer("db_unused", (f,), dt)
+        kw = {}
+        if train_conv:
+            kw.update(dkernel=conv._grad(conv.kernel),
+                      dwcat=conv._buffer("pair_dwcat", (1, e, k * f), dt))
+        if train_table:
+            kw.update(g=emb._buffer("pair_g", (rp, e), dt),
+                      wt=conv._buffer("pair_wt", (1, k * f, e), dt))
+        ec.backward(dz, ids, kernel, pos, count, u, q, gb, conv.strides[0],
+                    conv.dilation_rate[0], left, **kw)
+        if train_table:
+            emb._set_row_gradient(RowGradient(emb, emb.embeddings, count, rows, kw["g"], pos))

@@ -1,0 +1,84 @@
+"""Embedding followed by Conv1D, computed over the distinct table rows a batch uses.
+
+Internal to the layers (fastconv.layers._embedding_conv owns the buffers and decides when to use
+it). With U the R distinct rows of the table that the ids name (R <= B*T; text repeats words,
+so R is often a third of B*T), and the conv kernel's taps W_j (E, F):
+
+- forward: P = U @ [W_0 ... W_{K-1}]   (R, K*F), then y[b, s] = sum_j P[row(ids[b, t_j]), j]
+  where t_j = s*strides + j*dilation - left (taps in the zero padding add nothing);
+- backward: Q[row, j] = sum of dy[b, s] over the (b, s) whose tap j reads that row  (R, K*F);
+  dkernel_j = U^T Q_j and the table gradient of the distinct rows G = sum_j Q_j W_j^T (R, E).
+
+So the three (B*S) x (K*E) x F products of a direct conv become (R) x E x (K*F) products; each
+runs on the conv kernels as a kernel-size-1 convolution over chunks of rows. The sums are the
+same mathematics as the separate layers in a different order (float rounding differs; tests
+compare both with a float64 reference). Every kernel keeps a single writer per output, so
+results do not depend on the thread count.
+"""
+import numpy as np
+
+from .._ext import _conv, _embedding
+from .activation import _stream_threads
+from .conv import _threads_for
+
+# Distinct rows are processed in chunks of this many (a multiple of the 6-row micro-kernel);
+# the chunks are the "batch" the GEMM kernels split over threads.
+ROWS_PER_CHUNK = 96
+
+
+def padded_rows(count):
+    """Rows of the U / P / Q / G buffers for `count` distinct rows (a whole number of chunks)."""
+    return max(1, -(-count // ROWS_PER_CHUNK)) * ROWS_PER_CHUNK
+
+
+def number_rows(ids, pos, rows):
+    """Number the distinct ids in first-appearance order: rows[j] = table row, pos[row] = j.
+
+    `ids` are range-checked int32/int64 (any shape); `pos` (V,) int32 is -1 everywhere on entry
+    (the caller puts the -1s back with `pos[rows[:count]] = -1`). Returns count.
+    """
+    return _embedding.number_rows(ids.reshape(-1), pos, rows)
+
+
+def _chunks(a):
+    return a.reshape(a.shape[0] // ROWS_PER_CHUNK, ROWS_PER_CHUNK, a.shape[1])
+
+
+def forward(ids, table, kernel, pos, rows, count, u, wcat, p, out, strides, dilation, left):
+    """out (B, S, F) = the conv of the embedded ids, without bias or activation.
+
+    u (Rp, E), p (Rp, K*F) and wcat (1, E, K*F) are scratch buffers of the table's dtype with
+    Rp = padded_rows(count); u keeps the gathered rows (the backward needs them).
+    """
+    k, e, f = kernel.shape
+    _embedding.gather(rows[:count], table, u, _stream_threads(count * e))
+    u[count:] = 0
+    np.copyto(wcat.reshape(e, k, f), kernel.transpose(1, 0, 2))
+    _conv.conv1d_forward(_chunks(u), wcat, None, _chunks(p), 1, 1, 0, 1, 0,
+                         _threads_for(u.shape[0] * e * k * f))
+    _embedding.tap_sum(ids, pos, p, out, k, strides, dilation, left,
+                       _stream_threads(out.size * k))
+    return out
+
+
+def backward(dz, ids, kernel, pos, count, u, q, dbias, strides, dilation, left, *,
+             dkernel=None, dwcat=None, g=None, wt=None):
+    """Gradients of `forward` for the conv output gradient dz (B, S, F).
+
+    Always writes q (Rp, K*F) and dbias (F,). With dkernel (and its scratch dwcat (1, E, K*F)):
+    the kernel gradient. With g (Rp, E) (and scratch wt (1, K*F, E)): g[j] = the table
+    gradient's row rows[j] for j < count (rows beyond are zero padding).
+    """
+    k, e, f = kernel.shape
+    rp = q.shape[0]
+    _embedding.tap_scatter(dz, ids, pos, q, rp, dbias, k, strides, dilation, left,
+                           _stream_threads(dz.size * k))
+    threads = _threads_for(rp * e * k * f)
+    if dkernel is not None:
+        _conv.conv1d_backward(_chunks(q), _chunks(u), dwcat, None, dwcat,
+                              np.empty(k * f, q.dtype), 1, 1, 0, 1, threads)
+        np.copyto(dkernel, dwcat.reshape(e, k, f).transpose(1, 0, 2))
+    if g is not None:
+        np.copyto(wt.reshape(k, f, e), kernel.transpose(0, 2, 1))
+        _conv.conv1d_forward(_chunks(q), wt, None, _chunks(g), 1, 1, 0, 1, 0, threads)
+    return q

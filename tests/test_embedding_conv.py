@@ -1,0 +1,304 @@
+"""The fused Embedding -> Conv1D step of a Sequential model (fastconv.layers._embedding_conv).
+
+It must be the computation of the two layers one after the other: outputs, kernel, bias and
+table gradients and trained weights are held against a float64 NumPy reference written from the
+definitions (embed, pad, convolve tap by tap), for float32 and float64, every padding, strides,
+dilation, fused and unfused activations, frozen layers; the compiled op against its NumPy twin;
+bitwise equal for 1, 2 and 3 threads; and the model falls back to the separate layers where the
+step does not apply (mask_zero, few repeated ids), with the same errors.
+"""
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import activations
+from fastconv._reference import embedding_conv as twin
+from fastconv.layers import Conv1D, Dense, Embedding, GlobalMaxPooling1D, MaxPooling1D
+from fastconv.layers._embedding_conv import EmbeddingConv
+from fastconv.models import Sequential
+from fastconv.ops import embedding_conv as ec
+from fastconv.ops._checks import conv_geometry
+
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
+
+
+@pytest.fixture
+def floatx():
+    old = fastconv.backend.floatx()
+    yield fastconv.backend.set_floatx
+    fastconv.backend.set_floatx(old)
+
+
+def _reference(ids, table, kernel, bias, act, strides, padding, dilation, dy):
+    """Float64 forward output and (dtable, dkernel, dbias) for output gradient dy."""
+    x = table.astype(np.float64)[ids]
+    w = kernel.astype(np.float64)
+    k = w.shape[0]
+    steps, left, _ = conv_geometry(ids.shape[1], k, strides, dilation, padding)
+    z = np.zeros((ids.shape[0], steps, w.shape[2])) + bias.astype(np.float64)
+    taps = []
+    for j in range(k):
+        t = np.arange(steps) * strides + j * dilation - left
+        ok = (t >= 0) & (t < ids.shape[1])
+        taps.append((j, ok, t[ok]))
+        z[:, ok] += x[:, t[ok]] @ w[j]
+    fn = activations.get(act)
+    y = np.asarray(fn(z))
+    eps = 1e-6   # activation derivative by central differences of the float64 function
+    dz = dy * (np.asarray(fn(z + eps)) - np.asarray(fn(z - eps))) / (2 * eps) \
+        if act not in ("linear", "relu") else (dy if act == "linear" else dy * (z > 0))
+    dx = np.zeros_like(x)
+    dw = np.zeros_like(w)
+    for j, ok, t in taps:
+        dw[j] = np.einsum("bsc,bsf->cf", x[:, t], dz[:, ok])
+        dx[:, t] += dz[:, ok] @ w[j].T
+    dtable = np.zeros(table.shape)
+    np.add.at(dtable, ids.reshape(-1), dx.reshape(-1, x.shape[2]))
+    return y, dtable, dw, dz.sum(axis=(0, 1))
+
+
+def _model(vocab, width, filters, k, act, strides, padding, dilation, use_bias=True, head=True):
+    layers = [Embedding(vocab, width),
+              Conv1D(filters, k, activation=act, strides=strides, padding=padding,
+                     dilation_rate=dilation, use_bias=use_bias)]
+    if head:
+        layers += [GlobalMaxPooling1D(), Dense(1, activation="sigmoid")]
+    return Sequential(layers)
+
+
+def _run_pair(model, ids, dy, fused):
+    """(conv output, dtable, dkernel, dbias, fused?) of the model's first two layers."""
+    emb, conv = model.layers[0], model.layers[1]
+    if fused:
+        pair = EmbeddingConv(emb, conv)
+        y = pair.forward(ids, training=True)
+        assert y is not None, "the fused step did not run"
+        y = np.array(y)
+        pair.backward(dy)
+    else:
+        h = emb.forward(ids, training=True)
+        y = np.array(conv.forward(h, training=True))
+        emb.backward(conv.backward(dy, need_dx=True))
+    grads = [np.array(g) for g in emb.gradients + conv.gradients]
+    return y, grads
+
+
+CASES = [  # filters, k, strides, padding, dilation, act
+    (8, 3, 1, "valid", 1, "relu"),
+    (8, 3, 1, "same", 1, "relu"),
+    (5, 4, 1, "same", 1, "linear"),
+    (8, 3, 1, "causal", 2, "tanh"),
+    (6, 5, 2, "valid", 1, "sigmoid"),
+    (7, 3, 3, "same", 1, "relu"),
+    (8, 2, 1, "valid", 3, "elu"),        # an activation outside the compiled kernels
+    (33, 7, 1, "valid", 1, "relu"),      # filters not a multiple of the 16-column blocks
+    (16, 9, 1, "same", 1, "relu"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("filters,k,strides,padding,dilation,act", CASES)
+def test_matches_float64_reference(dtype, filters, k, strides, padding, dilation, act, rng,
+                                   floatx):
+    floatx(np.dtype(dtype).name)
+    vocab, width = 40, 12
+    ids = rng.integers(0, 9, size=(5, 23))      # few distinct ids: the fused step applies
+    model = _model(vocab, width, filters, k, act, strides, padding, dilation)
+    model.build((None, 23))
+    emb, conv = model.layers[0], model.layers[1]
+    conv.bias.assign(rng.normal(size=filters).astype(dtype))
+    steps = conv.compute_output_shape((5, 23, width))[1]
+    dy = rng.normal(size=(5, steps, filters)).astype(dtype)
+    y, grads = _run_pair(model, ids, dy, fused=True)
+    ry, rtable, rkernel, rbias = _reference(ids, emb.embeddings.numpy(), conv.kernel.numpy(),
+                                            conv.bias.numpy(), act, strides, padding, dilation,
+                                            dy.astype(np.float64))
+    tol = TOL[dtype]
+    if act not in ("linear", "relu"):
+        tol = dict(rtol=max(tol["rtol"], 1e-6), atol=max(tol["atol"], 1e-7))  # finite differences
+    np.testing.assert_allclose(y, ry, **TOL[dtype])
+    for got, want in zip(grads, (rtable, rkernel, rbias)):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, **tol)
+
+
+def test_same_as_separate_layers_and_used(rng):
+    ids = rng.integers(0, 30, size=(8, 40))
+    model = _model(500, 16, 8, 5, "relu", 1, "valid", 1)
+    model.build((None, 40))
+    dy = rng.normal(size=(8, 36, 8)).astype(np.float32)
+    y0, g0 = _run_pair(model, ids, dy, fused=False)
+    y1, g1 = _run_pair(model, ids, dy, fused=True)
+    np.testing.assert_allclose(y1, y0, rtol=1e-5, atol=1e-6)
+    for a, b in zip(g1, g0):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # and a model's training step takes the fused path for such ids
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+    model.train_on_batch(ids, np.ones(8, np.float32))
+    assert model._fused_at == 0
+
+
+def _twin_buffers(ids, kernel, count):
+    k, e, f = kernel.shape
+    rp = ec.padded_rows(count)
+    dt = kernel.dtype
+    return dict(u=np.full((rp, e), np.nan, dt), wcat=np.empty((1, e, k * f), dt),
+                p=np.empty((rp, k * f), dt))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+@pytest.mark.parametrize("k,strides,dilation,padding", [(3, 1, 1, "valid"), (5, 2, 1, "same"),
+                                                        (4, 1, 3, "causal"), (70, 1, 1, "same")])
+def test_op_matches_its_numpy_twin(dtype, index, k, strides, dilation, padding, rng):
+    """ops.embedding_conv against fastconv._reference.embedding_conv, every buffer it fills.
+    k=70 exceeds the 64 taps the forward gathers per pass."""
+    batch, length, vocab, e, f = 3, 80, 50, 10, 20
+    ids = rng.integers(0, vocab, size=(batch, length)).astype(index)
+    table = rng.normal(size=(vocab, e)).astype(dtype)
+    kernel = rng.normal(size=(k, e, f)).astype(dtype)
+    steps, left, _ = conv_geometry(length, k, strides, dilation, padding)
+    results = []
+    for impl in (ec, twin):
+        pos = np.full(vocab, -1, np.int32)
+        rows = np.zeros(ids.size, np.int32)
+        count = impl.number_rows(ids, pos, rows)
+        b = _twin_buffers(ids, kernel, count)
+        out = np.full((batch, steps, f), np.nan, dtype)
+        impl.forward(ids, table, kernel, pos, rows, count, b["u"], b["wcat"], b["p"], out,
+                     strides, dilation, left)
+        dz = np.random.default_rng(1).normal(size=out.shape).astype(dtype)
+        rp = b["u"].shape[0]
+        q = np.full((rp, k * f), np.nan, dtype)
+        dbias = np.full(f, np.nan, dtype)
+        dkernel = np.full(kernel.shape, np.nan, dtype)
+        g = np.full((rp, e), np.nan, dtype)
+        impl.backward(dz, ids, kernel, pos, count, b["u"], q, dbias, strides, dilation, left,
+                      dkernel=dkernel, dwcat=np.empty((1, e, k * f), dtype), g=g,
+                      wt=np.empty((1, k * f, e), dtype))
+        results.append((pos.copy(), rows[:count].copy(), out, b["u"], q, dbias, dkernel,
+                        g[:count]))
+    (pos0, rows0, *got), (pos1, rows1, *want) = results
+    np.testing.assert_array_equal(pos0, pos1)
+    np.testing.assert_array_equal(rows0, rows1)
+    for a, w in zip(got, want):
+        np.testing.assert_allclose(a, w, rtol=1e-4 if dtype == np.float32 else 1e-11,
+                                   atol=1e-4 if dtype == np.float32 else 1e-11)
+
+
+def _bits(a):
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
+
+
+def test_bitwise_equal_across_thread_counts(rng, num_threads, monkeypatch):
+    from fastconv.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "_MIN_MACS_PER_THREAD", 1)   # every call uses every thread
+    ids = rng.integers(0, 300, size=(16, 60))
+    dy = rng.normal(size=(16, 60, 33)).astype(np.float32)
+    ref = None
+    for n in (1, 2, 3):
+        num_threads(n)
+        model = _model(400, 24, 33, 5, "relu", 1, "same", 1)
+        model.build((None, 60))
+        fastconv.utils.set_random_seed(0)
+        model.set_weights([w.astype(np.float32) for w in
+                           [np.random.default_rng(5).normal(size=s) for s in
+                            [(400, 24), (5, 24, 33), (33,), (33, 1), (1,)]]])
+        y, grads = _run_pair(model, ids, dy, fused=True)
+        got = [_bits(y)] + [_bits(g) for g in grads]
+        if ref is None:
+            ref = got
+        else:
+            for a, b in zip(got, ref):
+                np.testing.assert_array_equal(a, b)
+
+
+def _never_fused(monkeypatch):
+    monkeypatch.setattr(EmbeddingConv, "pairs", staticmethod(lambda emb, conv: False))
+
+
+@pytest.mark.parametrize("frozen", ["embedding", "conv"])
+def test_frozen_layer(frozen, rng, monkeypatch):
+    ids = rng.integers(0, 20, size=(6, 30))
+    y = (rng.random(6) > 0.5).astype(np.float32)
+    models = []
+    for fused in (True, False):
+        if not fused:
+            _never_fused(monkeypatch)
+        fastconv.utils.set_random_seed(2)
+        model = _model(100, 8, 6, 3, "relu", 1, "valid", 1)
+        model.layers[0 if frozen == "embedding" else 1].trainable = False
+        model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+        model.build((None, 30))
+        model.train_on_batch(ids, y)
+        model.train_on_batch(ids[::-1], y)
+        assert (model.__dict__.get("_fused_at") == 0) == fused
+        models.append(model)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert models[0].layers[0 if frozen == "embedding" else 1].gradients == []
+
+
+def test_training_matches_separate_layers(rng, monkeypatch):
+    """A few epochs of fit with rmsprop (row-compact table updates) end at the same weights."""
+    x = rng.integers(0, 60, size=(96, 30))
+    y = (x[:, :5].sum(axis=1) > 150).astype(np.float32)
+    weights = []
+    for fused in (True, False):
+        if not fused:
+            _never_fused(monkeypatch)
+        fastconv.utils.set_random_seed(4)
+        model = Sequential([Embedding(200, 16), Conv1D(8, 5, activation="relu"), MaxPooling1D(2),
+                            Conv1D(8, 3, activation="relu"), GlobalMaxPooling1D(),
+                            Dense(1, activation="sigmoid")])
+        model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0, shuffle=False)
+        assert (model.__dict__.get("_fused_at") == 0) == fused
+        weights.append(model.get_weights())
+        pred = model.predict(x, verbose=0)
+        weights[-1].append(pred)
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+def test_few_repeats_fall_back(rng):
+    ids = np.arange(64).reshape(4, 16)         # every id distinct: the direct conv is cheaper
+    model = _model(64, 32, 8, 3, "relu", 1, "valid", 1)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+    model.train_on_batch(ids, np.ones(4, np.float32))
+    assert model._fused_at is None
+
+
+def test_mask_zero_is_never_fused(rng):
+    model = Sequential([Embedding(30, 8, mask_zero=True), Conv1D(4, 3)])
+    model.build((None, 20))
+    assert not EmbeddingConv.pairs(model.layers[0], model.layers[1])
+
+
+def test_bad_id_same_error_as_separate_layers(rng):
+    ids = rng.integers(0, 5, size=(3, 20))
+    ids[1, 7] = 99
+    model = _model(50, 8, 4, 3, "relu", 1, "valid", 1)
+    model.build((None, 20))
+    with pytest.raises(ValueError) as fused:
+        model.predict(ids, verbose=0)
+    plain = Embedding(50, 8)
+    plain.build()
+    with pytest.raises(ValueError) as separate:
+        plain(ids)
+    assert str(fused.value) == str(separate.value)
+    assert "ids[1, 7]=99" in str(fused.value)
+
+
+def test_predict_batches_agree(rng):
+    """Inference numbering is kept apart from training: predict between steps changes nothing."""
+    ids = rng.integers(0, 40, size=(50, 25))
+    model = _model(100, 8, 6, 3, "relu", 1, "same", 1)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+    model.train_on_batch(ids[:10], np.ones(10, np.float32))
+    grads = [np.array(g) for g in model.layers[0].gradients]
+    whole = model.predict(ids, batch_size=50, verbose=0)
+    pieces = model.predict(ids, batch_size=7, verbose=0)
+    np.testing.assert_allclose(whole, pieces, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(model.layers[0].gradients[0], grads[0])
