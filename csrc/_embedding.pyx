@@ -165,14 +165,18 @@ def scatter_rows(const index_t[::1] ids, const floating[:, ::1] dy, const int[::
 #   the conv's zero padding and add nothing.
 cdef extern from "tap_kernels.h" nogil:
     enum: FC_TAP_MAX_SEG
-    void fc_tap_sum_f_i(const int *ids, const int *pos, const float *p, float *out, isize tlen,
-                        isize slen, isize f, int k, int st, int dil, int left)
-    void fc_tap_sum_f_l(const long long *ids, const int *pos, const float *p, float *out,
-                        isize tlen, isize slen, isize f, int k, int st, int dil, int left)
-    void fc_tap_sum_d_i(const int *ids, const int *pos, const double *p, double *out,
-                        isize tlen, isize slen, isize f, int k, int st, int dil, int left)
-    void fc_tap_sum_d_l(const long long *ids, const int *pos, const double *p, double *out,
-                        isize tlen, isize slen, isize f, int k, int st, int dil, int left)
+    void fc_tap_sum_f_i(const int *ids, const int *pos, const float *p, const float *bias,
+                        int relu, float *out, isize tlen, isize slen, isize f, int k, int st,
+                        int dil, int left)
+    void fc_tap_sum_f_l(const long long *ids, const int *pos, const float *p, const float *bias,
+                        int relu, float *out, isize tlen, isize slen, isize f, int k, int st,
+                        int dil, int left)
+    void fc_tap_sum_d_i(const int *ids, const int *pos, const double *p, const double *bias,
+                        int relu, double *out, isize tlen, isize slen, isize f, int k, int st,
+                        int dil, int left)
+    void fc_tap_sum_d_l(const long long *ids, const int *pos, const double *p, const double *bias,
+                        int relu, double *out, isize tlen, isize slen, isize f, int k, int st,
+                        int dil, int left)
     void fc_tap_scatter_f_i(const int *ids, const int *pos, const float *dy, float *q,
                             isize zero_rows, isize batch, isize tlen, isize slen, isize f, int k,
                             int st, int dil, int left, const int *seg, int nseg,
@@ -194,28 +198,35 @@ cdef enum:
     TAP_COLS = 16   # columns per backward task (one 64-byte line of float32)
 
 
-def tap_sum(const index_t[:, ::1] ids, const int[::1] pos, const floating[:, ::1] p,
-            floating[:, :, ::1] out, int k, int strides, int dilation, int left, int num_threads):
-    """out[b, s, :] = sum over taps j (ascending) of p[pos[ids[b, t]], j*F:(j+1)*F]."""
+def tap_sum(const index_t[:, ::1] ids, const int[::1] pos, const floating[:, ::1] p, bias,
+            bint relu, floating[:, :, ::1] out, int k, int strides, int dilation, int left,
+            int num_threads):
+    """out[b, s, :] = bias + sum over taps j (ascending) of p[pos[ids[b, t]], j*F:(j+1)*F],
+    then relu (z < 0 -> 0, NaN kept) if asked; `bias` is None or an (F,) array of p's dtype."""
     cdef isize B = ids.shape[0], T = ids.shape[1], S = out.shape[1], F = out.shape[2]
     cdef isize b
+    cdef const floating[::1] bias_v
+    cdef const floating *bp = NULL
     if B == 0 or S == 0 or F == 0:
         return
+    if bias is not None:
+        bias_v = bias
+        bp = &bias_v[0]
     for b in prange(B, nogil=True, schedule="static", num_threads=num_threads):
         if floating is float:
             if index_t is int:
-                fc_tap_sum_f_i(&ids[b, 0], &pos[0], &p[0, 0], &out[b, 0, 0], T, S, F, k,
-                               strides, dilation, left)
+                fc_tap_sum_f_i(&ids[b, 0], &pos[0], &p[0, 0], bp, relu, &out[b, 0, 0], T, S, F,
+                               k, strides, dilation, left)
             else:
-                fc_tap_sum_f_l(&ids[b, 0], &pos[0], &p[0, 0], &out[b, 0, 0], T, S, F, k,
-                               strides, dilation, left)
+                fc_tap_sum_f_l(&ids[b, 0], &pos[0], &p[0, 0], bp, relu, &out[b, 0, 0], T, S, F,
+                               k, strides, dilation, left)
         else:
             if index_t is int:
-                fc_tap_sum_d_i(&ids[b, 0], &pos[0], &p[0, 0], &out[b, 0, 0], T, S, F, k,
-                               strides, dilation, left)
+                fc_tap_sum_d_i(&ids[b, 0], &pos[0], &p[0, 0], bp, relu, &out[b, 0, 0], T, S, F,
+                               k, strides, dilation, left)
             else:
-                fc_tap_sum_d_l(&ids[b, 0], &pos[0], &p[0, 0], &out[b, 0, 0], T, S, F, k,
-                               strides, dilation, left)
+                fc_tap_sum_d_l(&ids[b, 0], &pos[0], &p[0, 0], bp, relu, &out[b, 0, 0], T, S, F,
+                               k, strides, dilation, left)
 
 
 cdef void _tap_scatter_range(const index_t* ids, const int* pos, const floating* dy, floating* q,

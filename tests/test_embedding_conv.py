@@ -150,13 +150,16 @@ def _twin_buffers(ids, kernel, count):
 @pytest.mark.parametrize("index", [np.int32, np.int64])
 @pytest.mark.parametrize("k,strides,dilation,padding", [(3, 1, 1, "valid"), (5, 2, 1, "same"),
                                                         (4, 1, 3, "causal"), (70, 1, 1, "same")])
-def test_op_matches_its_numpy_twin(dtype, index, k, strides, dilation, padding, rng):
-    """ops.embedding_conv against fastconv._reference.embedding_conv, every buffer it fills.
-    k=70 exceeds the 64 taps the forward gathers per pass."""
+@pytest.mark.parametrize("bias_relu", [False, True])
+def test_op_matches_its_numpy_twin(dtype, index, k, strides, dilation, padding, bias_relu, rng):
+    """ops.embedding_conv against fastconv._reference.embedding_conv, every buffer it fills,
+    with and without the bias and relu the forward can apply. k=70 exceeds the 64 taps the
+    forward gathers per pass."""
     batch, length, vocab, e, f = 3, 80, 50, 10, 20
     ids = rng.integers(0, vocab, size=(batch, length)).astype(index)
     table = rng.normal(size=(vocab, e)).astype(dtype)
     kernel = rng.normal(size=(k, e, f)).astype(dtype)
+    bias = rng.normal(size=f).astype(dtype) if bias_relu else None
     steps, left, _ = conv_geometry(length, k, strides, dilation, padding)
     results = []
     for impl in (ec, twin):
@@ -166,7 +169,7 @@ def test_op_matches_its_numpy_twin(dtype, index, k, strides, dilation, padding, 
         b = _twin_buffers(ids, kernel, count)
         out = np.full((batch, steps, f), np.nan, dtype)
         impl.forward(ids, table, kernel, pos, rows, count, b["u"], b["wcat"], b["p"], out,
-                     strides, dilation, left)
+                     strides, dilation, left, bias=bias, relu=bias_relu)
         dz = np.random.default_rng(1).normal(size=out.shape).astype(dtype)
         rp = b["u"].shape[0]
         q = np.full((rp, k * f), np.nan, dtype)

@@ -29,15 +29,18 @@ def number_rows(ids, pos, rows):
     return count
 
 
-def forward(ids, table, kernel, pos, rows, count, u, wcat, p, out, strides, dilation, left):
+def forward(ids, table, kernel, pos, rows, count, u, wcat, p, out, strides, dilation, left, *,
+            bias=None, relu=False):
     x = np.asarray(table, dtype=np.float64)[ids]          # (B, T, E)
     w = np.asarray(kernel, dtype=np.float64)
     y = np.zeros(out.shape)
+    if bias is not None:
+        y += np.asarray(bias, dtype=np.float64)
     for j, ok, t in _taps(ids.shape[1], out.shape[1], w.shape[0], strides, dilation, left):
         y[:, ok] += x[:, t[ok]] @ w[j]
     u[:count] = table[rows[:count]]
     u[count:] = 0
-    out[...] = y
+    out[...] = np.where(y < 0, 0.0, y) if relu else y
     return out
 
 

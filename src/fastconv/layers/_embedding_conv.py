@@ -81,11 +81,12 @@ class EmbeddingConv:
         wcat = conv._buffer("pair_wcat", (1, e, k * f), dt)
         p = conv._buffer("pair_p", (rp, k * f), dt)
         y = conv._buffer("y", (batch, steps, f), dt)
-        ec.forward(ids, table, kernel, pos, rows, count, u, wcat, p, y, conv.strides[0],
-                   conv.dilation_rate[0], left)
         bias = conv.bias.value if conv.bias is not None else None
-        if bias is not None or conv._act.kernel_name != "linear":
-            bias_activation(y, bias, conv._act.kernel_name, out=y)
+        act = conv._act.kernel_name
+        ec.forward(ids, table, kernel, pos, rows, count, u, wcat, p, y, conv.strides[0],
+                   conv.dilation_rate[0], left, bias=bias, relu=act == "relu")
+        if act not in ("linear", "relu"):
+            bias_activation(y, None, act, out=y)
         z = None
         if not conv._act.fused:
             z = y

@@ -44,8 +44,10 @@ def _chunks(a):
     return a.reshape(a.shape[0] // ROWS_PER_CHUNK, ROWS_PER_CHUNK, a.shape[1])
 
 
-def forward(ids, table, kernel, pos, rows, count, u, wcat, p, out, strides, dilation, left):
-    """out (B, S, F) = the conv of the embedded ids, without bias or activation.
+def forward(ids, table, kernel, pos, rows, count, u, wcat, p, out, strides, dilation, left, *,
+            bias=None, relu=False):
+    """out (B, S, F) = the conv of the embedded ids, plus `bias` (None or (F,)), then relu if
+    `relu` (z < 0 -> 0, NaN kept, as the conv kernels).
 
     u (Rp, E), p (Rp, K*F) and wcat (1, E, K*F) are scratch buffers of the table's dtype with
     Rp = padded_rows(count); u keeps the gathered rows (the backward needs them).
@@ -56,7 +58,7 @@ def forward(ids, table, kernel, pos, rows, count, u, wcat, p, out, strides, dila
     np.copyto(wcat.reshape(e, k, f), kernel.transpose(1, 0, 2))
     _conv.conv1d_forward(_chunks(u), wcat, None, _chunks(p), 1, 1, 0, 1, 0,
                          _threads_for(u.shape[0] * e * k * f))
-    _embedding.tap_sum(ids, pos, p, out, k, strides, dilation, left,
+    _embedding.tap_sum(ids, pos, p, bias, relu, out, k, strides, dilation, left,
                        _stream_threads(out.size * k))
     return out
 
