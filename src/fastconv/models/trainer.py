@@ -14,6 +14,7 @@ from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..callbacks.base import CallbackList, pythonify_logs
 from ._interrupt import DeferredInterrupt
+from ._threads import ThreadGovernor
 
 __all__ = ["Trainer"]
 
@@ -435,7 +436,7 @@ class Trainer:
         cbs.on_train_begin()
         epoch_logs = {}
         logs = {}
-        with DeferredInterrupt() as interrupt:
+        with DeferredInterrupt() as interrupt, ThreadGovernor() as threads:
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cbs.on_epoch_begin(epoch)
@@ -454,7 +455,7 @@ class Trainer:
                     xb = self._gather("x", x, idx)
                     yb = self._gather("y", y, idx)
                     swb = self._gather("sw", sample_weight, idx)
-                    self._train_step(xb, yb, swb)
+                    threads.step(self._train_step, xb, yb, swb)
                     logs = self._logs()
                     cbs.on_train_batch_end(step, logs)
                     if self.stop_training:
@@ -488,12 +489,14 @@ class Trainer:
     def _evaluate_arrays(self, x, y, sample_weight, batch_size, cbs=None):
         self._reset_metrics()
         n = x.shape[0]
-        for step, idx in enumerate(self._batches(n, batch_size, None)):
-            if cbs is not None:
-                cbs.on_test_batch_begin(step)
-            self._test_step(x[idx], y[idx], None if sample_weight is None else sample_weight[idx])
-            if cbs is not None:
-                cbs.on_test_batch_end(step, self._logs())
+        with ThreadGovernor() as threads:
+            for step, idx in enumerate(self._batches(n, batch_size, None)):
+                if cbs is not None:
+                    cbs.on_test_batch_begin(step)
+                threads.step(self._test_step, x[idx], y[idx],
+                             None if sample_weight is None else sample_weight[idx])
+                if cbs is not None:
+                    cbs.on_test_batch_end(step, self._logs())
         return self._logs()
 
     # ---- evaluate / predict ------------------------------------------------------------------
@@ -547,13 +550,14 @@ class Trainer:
             steps=n_steps)
         cbs.on_predict_begin()
         out = None
-        for step, idx in enumerate(self._batches(n, batch_size, None)):
-            cbs.on_predict_batch_begin(step)
-            yb = self._forward(x[idx], training=False)
-            if out is None:
-                out = np.empty((n,) + yb.shape[1:], dtype=yb.dtype)
-            out[idx] = yb
-            cbs.on_predict_batch_end(step, {"outputs": None})
+        with ThreadGovernor() as threads:
+            for step, idx in enumerate(self._batches(n, batch_size, None)):
+                cbs.on_predict_batch_begin(step)
+                yb = threads.step(self._forward, x[idx], False)
+                if out is None:
+                    out = np.empty((n,) + yb.shape[1:], dtype=yb.dtype)
+                out[idx] = yb
+                cbs.on_predict_batch_end(step, {"outputs": None})
         cbs.on_predict_end()
         if out is None:
             out = np.empty((0,) + tuple(self._output_shape_of_model()[1:]), dtype=self.dtype)
