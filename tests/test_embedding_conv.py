@@ -305,3 +305,68 @@ def test_predict_batches_agree(rng):
     pieces = model.predict(ids, batch_size=7, verbose=0)
     np.testing.assert_allclose(whole, pieces, rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(model.layers[0].gradients[0], grads[0])
+
+
+def test_embedding_subclass_runs_its_own_forward(rng):
+    class Doubled(Embedding):
+        def forward(self, x, training=False):
+            return 2 * super().forward(x, training)
+
+    model = Sequential([Doubled(30, 8), Conv1D(4, 3)])
+    model.build((None, 20))
+    ids = rng.integers(0, 5, size=(3, 20))
+    emb, conv = model.layers
+    want = conv(emb(ids))
+    np.testing.assert_allclose(model.predict(ids, verbose=0), want, rtol=1e-6, atol=1e-6)
+    assert not EmbeddingConv.pairs(emb, conv)
+
+
+def test_next_layer_gradient_in_any_layout(rng, monkeypatch):
+    """A channels_first conv after the pair hands back a strided gradient."""
+    from fastconv.layers import Flatten
+
+    x = rng.integers(0, 12, size=(16, 30))
+    y = (x[:, 0] > 5).astype(np.float32)
+    weights = []
+    for fused in (True, False):
+        if not fused:
+            _never_fused(monkeypatch)
+        fastconv.utils.set_random_seed(3)
+        model = Sequential([Embedding(40, 8), Conv1D(6, 3, activation="relu"),
+                            Conv1D(5, 3, data_format="channels_first"), Flatten(),
+                            Dense(1, activation="sigmoid")])
+        model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        assert (model.__dict__.get("_fused_at") == 0) == fused
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_scratch_buffers_one_set_per_batch_shape(rng):
+    model = _model(1000, 8, 6, 3, "relu", 1, "valid", 1)
+    model.build((None, 30))
+    for top in (5, 20, 50, 120, 400, 900):          # ever more distinct rows per batch
+        model.predict(rng.integers(0, top, size=(64, 30)), batch_size=32, verbose=0)
+    conv = model.layers[1]
+    keys = [k for k in conv._buffers if k[0].startswith("pair_")]
+    assert len(keys) == len({k[0] for k in keys})   # one buffer per name, whatever the counts
+
+
+def test_gradient_survives_a_training_forward(rng):
+    """As with the separate layers, the table gradient stays until the next backward, even
+    when a training-mode forward (or one that raised) runs in between."""
+    model = _model(100, 8, 6, 3, "relu", 1, "same", 1)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+    ids = rng.integers(0, 10, size=(8, 25))
+    model.train_on_batch(ids, np.ones(8, np.float32))
+    emb = model.layers[0]
+    before = np.array(emb.gradients[0])
+    for _ in range(3):
+        model(rng.integers(0, 10, size=(8, 25)), training=True)
+        bad = rng.integers(0, 10, size=(8, 25))
+        bad[0, 0] = 1000
+        with pytest.raises(ValueError):
+            model(bad, training=True)
+    np.testing.assert_array_equal(emb.gradients[0], before)
+    assert np.any(before != 0)

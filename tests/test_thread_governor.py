@@ -82,12 +82,15 @@ def test_single_thread_configuration_is_left_alone(num_threads):
 def test_environment_switch(monkeypatch, num_threads):
     num_threads(2)
     monkeypatch.setenv("FASTCONV_ADAPTIVE_THREADS", "0")
-    assert not _threads.ThreadGovernor().enabled
+    with _threads.ThreadGovernor() as gov:
+        assert not gov.enabled
     monkeypatch.setenv("FASTCONV_ADAPTIVE_THREADS", "1")
-    assert _threads.ThreadGovernor().enabled
+    with _threads.ThreadGovernor() as gov:
+        assert gov.enabled
     monkeypatch.setenv("FASTCONV_ADAPTIVE_THREADS", "yes")
     with pytest.raises(ValueError) as err:
-        _threads.ThreadGovernor()
+        with _threads.ThreadGovernor():
+            pass
     assert str(err.value) == (
         "Invalid value for environment variable `FASTCONV_ADAPTIVE_THREADS`. Expected '0' or "
         "'1'. Received: FASTCONV_ADAPTIVE_THREADS='yes'")
@@ -132,3 +135,34 @@ def test_switching_changes_no_bit(rng, monkeypatch, num_threads):
         assert [g.switches >= 3 for g in governors[-3:]] == [adaptive == "1"] * 3
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_count_set_during_the_loop_stands(num_threads):
+    num_threads(2)
+    clock = FakeClock({2: 0.010, 1: 0.001, 3: 0.010})
+    with _threads.ThreadGovernor(enabled=True, clock=clock) as gov:
+        _drive(gov, clock, 3)
+        fastconv.set_num_threads(3)                 # e.g. from a callback
+        used = _drive(gov, clock, 100)
+    assert used == [3] * 100 and not gov.enabled
+    assert fastconv.get_num_threads() == 3
+
+
+def test_choice_carries_over_between_calls(num_threads):
+    """A model keeps one governor per loop: a second short call starts on the count the first
+    one settled on, without probing again from scratch."""
+    num_threads(2)
+    clock = FakeClock({2: 0.010, 1: 0.005})
+    gov = _threads.ThreadGovernor(enabled=True, clock=clock)
+    with gov:
+        _drive(gov, clock, 60)
+    assert gov.current == 1 and fastconv.get_num_threads() == 2
+    period = gov.period
+    with gov:
+        used = _drive(gov, clock, 2)
+    assert used == [1, 1] and gov.period >= period
+    num_threads(4)                                  # a new configured count starts afresh
+    clock.cost[4] = 0.010
+    with gov:
+        used = _drive(gov, clock, _threads.FIRST_PROBE)
+    assert used == [4] * _threads.FIRST_PROBE

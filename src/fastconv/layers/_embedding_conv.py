@@ -34,24 +34,40 @@ class EmbeddingConv:
 
     @staticmethod
     def pairs(emb, conv):
-        return (isinstance(emb, Embedding) and type(conv) is Conv1D
+        return (type(emb) is Embedding and type(conv) is Conv1D
                 and _backend.name == "compiled" and not emb.mask_zero and emb.built
                 and conv.built and conv.groups == 1 and conv.data_format == "channels_last"
                 and conv.kernel.value.dtype == emb.embeddings.value.dtype
                 and conv.kernel.shape[1] == emb.output_dim)
 
-    def _numbering(self, ids, training):
-        # Training and inference number rows in separate arrays, so a predict() between a
-        # training step and the optimizer (a callback, say) leaves the step's gradient intact.
+    def _slot(self, training):
+        """Row-numbering arrays [pos, rows, count] for this step.
+
+        Inference has its own slot per Python thread. Training alternates between two, and never
+        renumbers the one behind the embedding's current gradient: that gradient (and its
+        `pos`, which the optimizer reads) stays valid until the next fused backward replaces it,
+        as the separate layers' gradient does, whatever runs in between (a predict() in a
+        callback, a forward that raised)."""
         slots = self._local.__dict__.setdefault("slots", {})
-        slot = slots.get(training)
-        if slot is None or slot[0].shape[0] != self.emb.input_dim:
-            slot = slots[training] = [np.full(self.emb.input_dim, -1, dtype=np.int32), None, 0]
+        keys = ("train0", "train1") if training else ("infer",)
+        live = self.emb.__dict__.get("_row_grad")
+        for key in keys:
+            slot = slots.get(key)
+            if slot is None or slot[0].shape[0] != self.emb.input_dim:
+                slot = slots[key] = [np.full(self.emb.input_dim, -1, dtype=np.int32),
+                                     np.empty(0, dtype=np.int32), 0]
+            if live is None or live.pos is not slot[0]:
+                return slot
+        raise AssertionError("both training slots in use")  # pragma: no cover
+
+    def _numbering(self, ids, training):
+        slot = self._slot(training)
         pos, rows, count = slot
         if count:
-            pos[rows[:count]] = -1     # the previous batch's numbering
+            pos[rows[:count]] = -1     # the slot's previous numbering
             slot[2] = 0
-        rows = slot[1] = self.emb._buffer(f"pair_rows_{training}", (ids.size,), np.int32)
+        if rows.shape[0] < ids.size:
+            rows = slot[1] = np.empty(ids.size, dtype=np.int32)
         count = slot[2] = ec.number_rows(ids, pos, rows)
         return pos, rows, count
 
@@ -75,11 +91,13 @@ class EmbeddingConv:
         pos, rows, count = self._numbering(ids, bool(training))
         if not worth_it(count, ids.size, batch * steps, e):
             return None
-        rp = ec.padded_rows(count)
+        # scratch sized for the most distinct rows this batch shape can have (so one set per
+        # batch shape, as every layer buffer), used up to the padded count
+        rp, most = ec.padded_rows(count), ec.padded_rows(ids.size)
         dt = table.dtype
-        u = conv._buffer("pair_u", (rp, e), dt)
+        u = conv._buffer("pair_u", (most, e), dt)[:rp]
         wcat = conv._buffer("pair_wcat", (1, e, k * f), dt)
-        p = conv._buffer("pair_p", (rp, k * f), dt)
+        p = conv._buffer("pair_p", (most, k * f), dt)[:rp]
         y = conv._buffer("y", (batch, steps, f), dt)
         bias = conv.bias.value if conv.bias is not None else None
         act = conv._act.kernel_name
@@ -102,12 +120,12 @@ class EmbeddingConv:
         emb, conv = self.emb, self.conv
         ids, pos, rows, count, u, left = self._trained
         _, y, z = conv._cache
-        dz = conv._act.backward(conv, dy, y, z)
         kernel = conv.kernel.value
         k, e, f = kernel.shape
         dt = kernel.dtype
-        rp = u.shape[0]
-        q = conv._buffer("pair_q", (rp, k * f), dt)
+        dz = conv._act.backward(conv, np.ascontiguousarray(dy, dtype=dt), y, z)
+        rp, most = u.shape[0], ec.padded_rows(ids.size)
+        q = conv._buffer("pair_q", (most, k * f), dt)[:rp]
         train_conv = bool(conv.trainable_weights)
         train_table = bool(emb.trainable_weights)
         gb = conv._grad(conv.bias) if (train_conv and conv.bias is not None) else \
@@ -117,7 +135,7 @@ class EmbeddingConv:
             kw.update(dkernel=conv._grad(conv.kernel),
                       dwcat=conv._buffer("pair_dwcat", (1, e, k * f), dt))
         if train_table:
-            kw.update(g=emb._buffer("pair_g", (rp, e), dt),
+            kw.update(g=emb._buffer("pair_g", (most, e), dt)[:rp],
                       wt=conv._buffer("pair_wt", (1, k * f, e), dt))
         ec.backward(dz, ids, kernel, pos, count, u, q, gb, conv.strides[0],
                     conv.dilation_rate[0], left, **kw)

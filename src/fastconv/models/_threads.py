@@ -11,7 +11,10 @@ lower (LEAVE), back to the configured count when that is lower at all (RETURN). 
 confirms the current choice doubles the period (up to MAX_PERIOD), so a steady machine pays for
 few probes.
 
-FASTCONV_ADAPTIVE_THREADS=0 turns it off (the configured count is used throughout).
+FASTCONV_ADAPTIVE_THREADS=0 turns it off (the configured count is used throughout), and so does
+a change of the thread count during the loop (`fastconv.set_num_threads` in a callback, say):
+the user's count then stands. A model keeps one governor per kind of loop (fit, evaluate,
+predict) across calls, so short calls do not each start probing afresh.
 """
 import os
 import time
@@ -47,25 +50,37 @@ class ThreadGovernor:
     step. Restores the configured thread count on exit."""
 
     def __init__(self, enabled=None, clock=time.perf_counter):
-        self.configured = get_num_threads()
-        if enabled is None:
-            enabled = adaptive_enabled()
-        self.enabled = bool(enabled) and self.configured > 1
+        self._want = enabled
         self.clock = clock
-        self.current = self.configured      # the choice in force
-        self.period = PERIOD
-        self._recent = []                   # step times on `current` since the last probe
-        self._probe = None                  # times on the other choice while probing
-        self._until_probe = FIRST_PROBE
+        self.configured = None
+        self.enabled = False                # decided when a loop starts
         self.switches = 0
 
     def __enter__(self):
+        """Start a loop: re-read the configured count; keep the choice and probe schedule of the
+        previous loop if the count is unchanged, else start afresh. Step times are not kept
+        (batch sizes differ between calls)."""
+        configured = get_num_threads()
+        if configured != self.configured:
+            self.configured = configured
+            self.current = configured       # the choice in force
+            self.period = PERIOD
+            self._until_probe = FIRST_PROBE
+        enabled = adaptive_enabled() if self._want is None else self._want
+        self.enabled = bool(enabled) and self.configured > 1
+        self._recent = []                   # step times on `current` since the last probe
+        self._probe = None                  # times on the other choice while probing
+        self._set(self.current if self.enabled else self.configured)
         return self
 
     def __exit__(self, *exc):
         if self.enabled:
             _cfg.omp_set_num_threads(self.configured)
         return False
+
+    def _set(self, n):
+        _cfg.omp_set_num_threads(n)
+        self._last_set = n
 
     @property
     def _other(self):
@@ -81,13 +96,17 @@ class ThreadGovernor:
 
     def record(self, seconds):
         """Account one step's time and set the thread count for the next step."""
+        if get_num_threads() != self._last_set:    # changed by someone else: theirs stands
+            self.enabled = False
+            self.configured = get_num_threads()
+            return
         if self._probe is None:
             self._recent.append(seconds)
             self._recent = self._recent[-2 * WINDOW:]
             self._until_probe -= 1
             if self._until_probe <= 0 and len(self._recent) > 1:
                 self._probe = []
-                _cfg.omp_set_num_threads(self._other)
+                self._set(self._other)
             return
         self._probe.append(seconds)
         if len(self._probe) < WINDOW:
@@ -102,5 +121,5 @@ class ThreadGovernor:
             self._recent = []
         else:
             self.period = min(2 * self.period, MAX_PERIOD)
-        _cfg.omp_set_num_threads(self.current)
+        self._set(self.current)
         self._until_probe = self.period

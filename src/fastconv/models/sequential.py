@@ -238,9 +238,12 @@ class Sequential(Trainer):
     def _pair_at(self, i):
         """The fused Embedding -> Conv1D step for layers i, i+1, or None."""
         layers = self.layers
-        if i + 1 >= len(layers) or not EmbeddingConv.pairs(layers[i], layers[i + 1]):
-            return None
         cache = self.__dict__.setdefault("_pairs", {})
+        # (the step has no input gradient: layers before it must have no weights to train)
+        if i + 1 >= len(layers) or not EmbeddingConv.pairs(layers[i], layers[i + 1]) or \
+                any(la.trainable_weights for la in layers[:i]):
+            cache.pop(i, None)
+            return None
         pair = cache.get(i)
         if pair is None or pair.emb is not layers[i] or pair.conv is not layers[i + 1]:
             pair = cache[i] = EmbeddingConv(layers[i], layers[i + 1])

@@ -316,6 +316,14 @@ class Trainer:
             buf = bufs[k] = np.empty(shape, dtype=dtype)
         return buf
 
+    def _governor(self, loop):
+        """The thread governor of this model's `loop` ("fit", "evaluate", "predict")."""
+        governors = self.__dict__.setdefault("_governors", {})
+        gov = governors.get(loop)
+        if gov is None:
+            gov = governors[loop] = ThreadGovernor()
+        return gov
+
     # ---- one step ---------------------------------------------------------------------------
     def _train_step(self, x, y, sample_weight):
         y_pred = self._forward(x, training=True)
@@ -436,7 +444,7 @@ class Trainer:
         cbs.on_train_begin()
         epoch_logs = {}
         logs = {}
-        with DeferredInterrupt() as interrupt, ThreadGovernor() as threads:
+        with DeferredInterrupt() as interrupt, self._governor("fit") as threads:
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cbs.on_epoch_begin(epoch)
@@ -489,7 +497,7 @@ class Trainer:
     def _evaluate_arrays(self, x, y, sample_weight, batch_size, cbs=None):
         self._reset_metrics()
         n = x.shape[0]
-        with ThreadGovernor() as threads:
+        with self._governor("evaluate") as threads:
             for step, idx in enumerate(self._batches(n, batch_size, None)):
                 if cbs is not None:
                     cbs.on_test_batch_begin(step)
@@ -550,7 +558,7 @@ class Trainer:
             steps=n_steps)
         cbs.on_predict_begin()
         out = None
-        with ThreadGovernor() as threads:
+        with self._governor("predict") as threads:
             for step, idx in enumerate(self._batches(n, batch_size, None)):
                 cbs.on_predict_batch_begin(step)
                 yb = threads.step(self._forward, x[idx], False)
