@@ -190,13 +190,17 @@ def main(argv=None):
     frameworks = [f for f in args.frameworks.split(",") if f and _installed(f)]
     raw = {}
     for wl in args.workloads.split(","):
-        for fw in frameworks:
-            runs = [r for r in (_run(fw, "none" if wl == "import" else wl, n_train, args.threads,
-                                     args.busy) for _ in range(repeats)) if r]
-            raw[(fw, wl)] = runs
+        # Repeats go round the frameworks in turn (A B C A B C ...), so a machine that speeds up
+        # or slows down during the run (these hosts are shared) weighs on every framework alike.
+        runs = [(fw, fw, args.threads) for fw in frameworks]
         if wl == "imdb" and "fastconv" in frameworks and args.threads > 1:
-            raw[("fastconv-1t", wl)] = [r for r in (_run("fastconv", wl, n_train, 1, args.busy)
-                                                    for _ in range(repeats)) if r]
+            runs.append(("fastconv-1t", "fastconv", 1))
+        for _ in range(repeats):
+            for key, fw, threads in runs:
+                r = _run(fw, "none" if wl == "import" else wl, n_train, threads, args.busy)
+                raw.setdefault((key, wl), [])
+                if r:
+                    raw[(key, wl)].append(r)
     for path in args.merge:
         with open(path) as f:
             for k, v in json.load(f).items():
