@@ -6,10 +6,11 @@
  *
  * fc_tap_sum_*:     out[s, :] = bias + sum over taps j (ascending) of p[pos[ids[t]], j block],
  *                   then relu if asked (one batch item: ids (T,), out (S, F); bias may be NULL).
- * fc_tap_scatter_*: for (b, s) ascending, q[pos[ids[b, t]], j block][f0..f1) += dy[b, s, f0..f1)
- *                   for the caller's segments (j, f0, f1); each q element is owned by one
- *                   segment, so the sum order is fixed whatever the threads. With bias != NULL
- *                   also bias_acc[f] += dy[b, s, f] (double) for f in [bf0, bf1).
+ * fc_tap_scatter_*: zero the caller's segments (j, f0, f1) of q's first zero_rows rows, then
+ *                   for (b, s) ascending, q[pos[ids[b, t]], j block][f0..f1) += dy[b, s, f0..f1)
+ *                   for those segments; each q element is owned by one segment, so the sum
+ *                   order is fixed whatever the threads. With bias_acc != NULL also
+ *                   bias_acc[f] += dy[b, s, f] (double) for f in [bf0, bf1).
  */
 #ifndef FASTCONV_TAP_KERNELS_H
 #define FASTCONV_TAP_KERNELS_H
@@ -115,7 +116,8 @@ FC_TAP_CLONES static void fc_tap_sum_##SUF(const IDX *ids, const int *pos, const
             for (int j = 0; j < k; j++) {                                                     \
                 const ptrdiff_t t = (s + FC_TAP_AHEAD) * st + (ptrdiff_t)j * dil - left;      \
                 if (t >= 0 && t < tlen)                                                       \
-                    FC_TAP_PREFETCH(p + (ptrdiff_t)pos[ids[t]] * kf + (ptrdiff_t)j * f, f * sizeof(T)); \
+                    FC_TAP_PREFETCH(p + (ptrdiff_t)pos[ids[t]] * kf + (ptrdiff_t)j * f,        \
+                                    f * sizeof(T));                                           \
             }                                                                                 \
         const T *rows[FC_TAP_MAX_K];                                                          \
         int m = 0;                                                                            \
