@@ -6,6 +6,7 @@ buffers, so a steady-state training step allocates only small temporaries.
 """
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -317,8 +318,12 @@ class Trainer:
         return buf
 
     def _governor(self, loop):
-        """The thread governor of this model's `loop` ("fit", "evaluate", "predict")."""
-        governors = self.__dict__.setdefault("_governors", {})
+        """The thread governor of this model's `loop` ("fit", "evaluate", "predict"), one per
+        Python thread (the OpenMP thread count it sets is per calling thread too)."""
+        local = self.__dict__.get("_governors")
+        if local is None:
+            local = self.__dict__.setdefault("_governors", threading.local())
+        governors = local.__dict__.setdefault("by_loop", {})
         gov = governors.get(loop)
         if gov is None:
             gov = governors[loop] = ThreadGovernor()
