@@ -324,6 +324,42 @@ def layers(d):
         return
 
 
+# ---- the Embedding -> Conv1D step of a Sequential model --------------------------------------
+
+def embedding_conv(d):
+    """A model whose first two layers run as one step: predict and one training step on random
+    ids (some out of range), hyper-parameters and dtypes; the output must equal the two layers
+    called one after the other (float rounding aside)."""
+    from fastconv.models import Sequential
+    dtype = d.pick(["float32", "float64"])
+    try:
+        emb = L.Embedding(d.size((5, 8, 40)), d.size((16, 8, 3)), dtype=dtype)
+        conv = L.Conv1D(d.size((1, 3, 17)), d.size((1, 2, 3, 7)), strides=d.param((1, 1, 2)),
+                        padding=d.pick(PADDINGS), dilation_rate=d.param((1, 1, 2)),
+                        activation=d.pick(ACTS), use_bias=d.pick([True, False]), dtype=dtype)
+        model = Sequential([emb, conv, L.GlobalMaxPooling1D(dtype=dtype),
+                            L.Dense(1, dtype=dtype)])
+    except ALLOWED:
+        return
+    # mostly few distinct ids (the step runs only when they repeat), some out of range
+    x = d.array((d.int(0, 6), d.int(0, 16)), dtype=np.int64,
+                ints=d.pick([(0, 4), (0, 4), (0, 4), (-1, 45)]))
+    try:
+        y = model.predict(x, batch_size=d.pick([1, 2, 8]), verbose=0)
+    except ALLOWED:
+        return
+    h = conv(emb(x))
+    want = np.max(h, axis=1) @ model.layers[3].kernel.numpy() + model.layers[3].bias.numpy()
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    if not np.allclose(y, want, rtol=tol, atol=tol, equal_nan=True):
+        raise AssertionError("the fused Embedding -> Conv1D step differs from the two layers")
+    model.compile(optimizer=d.pick(["rmsprop", "adam", "sgd"]), loss="mse")
+    try:
+        model.train_on_batch(x, np.zeros((x.shape[0], 1)))
+    except ALLOWED:
+        return
+
+
 # ---- weight loader --------------------------------------------------------------------------
 
 _WEIGHTS = {}
@@ -369,6 +405,7 @@ def weights_file(d):
 
 TARGETS = {name: globals()[name] for name in ops.__all__}
 TARGETS["layers"] = layers
+TARGETS["embedding_conv"] = embedding_conv
 TARGETS["weights_file"] = weights_file
 
 

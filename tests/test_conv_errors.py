@@ -57,6 +57,9 @@ FORWARD_CASES = [
      r"Computed output size would be zero or negative.*`dilation_rate=\[5\]`"),
     ("empty-steps-same", dict(x=X[:, :0], padding="same"), ValueError,
      r"Computed output size would be zero or negative.*inputs shape=\(2, 0, 4\)"),
+    ("causal-pad-beyond-int", dict(dilation_rate=2**31 - 1, padding="causal"), ValueError,
+     r"`dilation_rate`.*padding=\"causal\".*at most 2147483647 padding steps.*asks for "
+     r"4294967294\. Received: dilation_rate=2147483647, kernel_size=3"),
     ("activation-unknown", dict(activation="softmax"), ValueError,
      r"`activation`.*activation='softmax'"),
     ("activation-type", dict(activation=len), TypeError, r"`activation`.*builtin_function"),

@@ -370,3 +370,23 @@ def test_gradient_survives_a_training_forward(rng):
             model(bad, training=True)
     np.testing.assert_array_equal(emb.gradients[0], before)
     assert np.any(before != 0)
+
+
+@pytest.mark.parametrize("k,kwargs", [(2, dict(strides=2**31)), (2, dict(dilation_rate=2**31)),
+                                      (3, dict(dilation_rate=2**31 - 1, padding="causal")),
+                                      (2, dict(dilation_rate=2**30, padding="causal"))])
+def test_huge_geometry_as_separate_layers(k, kwargs):
+    """Found by fuzzing (fuzz/fuzz_embedding_conv.py): geometry beyond the kernels' C ints
+    reached the fused step and raised OverflowError; such calls now give what the separate
+    layers give (the same error, or the same result)."""
+    model = Sequential([Embedding(5, 8), Conv1D(3, k, **kwargs)])
+    ids = np.zeros((2, 9), dtype=np.int64)
+    emb, conv = model.layers[0], model.layers[1]
+    try:
+        want = conv(emb(ids))
+    except ValueError as err:
+        with pytest.raises(ValueError) as fused:
+            model.predict(ids, verbose=0)
+        assert str(fused.value) == str(err)
+    else:
+        np.testing.assert_allclose(model.predict(ids, verbose=0), want, rtol=1e-6, atol=1e-6)

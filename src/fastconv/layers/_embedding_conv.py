@@ -19,6 +19,9 @@ from .convolutional import Conv1D
 from .embedding import Embedding, RowGradient
 
 
+_INT_MAX = 2**31 - 1   # the kernels take strides, dilation and padding as C ints
+
+
 def worth_it(count, positions, steps, width):
     """Distinct-row conv beats the direct one: R*E + 2*B*S (tap sums) < 0.8 * B*S*E."""
     return count * width + 2 * steps <= 0.8 * steps * width and count <= positions
@@ -83,10 +86,10 @@ class EmbeddingConv:
         batch, length = ids.shape
         if conv.input_spec is not None:
             conv.input_spec.check(conv.name, (batch, length, e))
-        steps, left, _ = conv_geometry(length, k, conv.strides[0], conv.dilation_rate[0],
-                                       conv.padding)
-        if steps <= 0:
-            return None
+        strides, dilation = conv.strides[0], conv.dilation_rate[0]
+        steps, left, _ = conv_geometry(length, k, strides, dilation, conv.padding)
+        if steps <= 0 or max(strides, dilation, left) > _INT_MAX:
+            return None     # the separate layers give the error (or the result) for these
         index_range("ids", ids, table.shape[0], "rows of `table`")
         pos, rows, count = self._numbering(ids, bool(training))
         if not worth_it(count, ids.size, batch * steps, e):
@@ -101,8 +104,8 @@ class EmbeddingConv:
         y = conv._buffer("y", (batch, steps, f), dt)
         bias = conv.bias.value if conv.bias is not None else None
         act = conv._act.kernel_name
-        ec.forward(ids, table, kernel, pos, rows, count, u, wcat, p, y, conv.strides[0],
-                   conv.dilation_rate[0], left, bias=bias, relu=act == "relu")
+        ec.forward(ids, table, kernel, pos, rows, count, u, wcat, p, y, strides, dilation, left,
+                   bias=bias, relu=act == "relu")
         if act not in ("linear", "relu"):
             bias_activation(y, None, act, out=y)
         z = None

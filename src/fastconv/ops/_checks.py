@@ -195,6 +195,12 @@ def _conv1d_geometry(x, kernel, bias, strides, padding, dilation_rate, groups, e
             f"{x.shape}`, `kernel shape={kernel.shape}`, `dilation_rate=[{dilation}]`, "
             f"`strides=({strides},)`, `padding={padding}`. The dilated kernel spans "
             f"{dilation * (k - 1) + 1} steps but the padded input has {length + left + right}")
+    if left > 2**31 - 1:
+        raise ValueError(
+            f"Invalid value for argument `dilation_rate`. With padding=\"{padding}\" the "
+            f"kernels take at most 2147483647 padding steps on the left; dilation_rate * "
+            f"(kernel_size - 1) asks for {left}. Received: dilation_rate={dilation}, "
+            f"kernel_size={k}")
     dtype = result_dtype(x, kernel, bias, *extra)
     return dict(
         x=x, kernel=kernel, bias=bias, strides=strides, dilation=dilation, groups=groups,
@@ -490,7 +496,7 @@ def _ready_conv(x, kernel, dt, strides, padding, dilation_rate, groups):
     if k < 1 or cg < 1 or filters < 1 or filters % groups or cg * groups != channels:
         return None
     out_len, left, _ = conv_geometry(length, k, strides, dilation_rate, padding)
-    if out_len <= 0:
+    if out_len <= 0 or left > _INT_MAX:
         return None
     return batch, out_len, filters, left
 
