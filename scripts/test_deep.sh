@@ -220,7 +220,8 @@ step_debug() {
 }
 
 KERNEL_TESTS=(test_conv.py test_conv_errors.py test_conv_grad.py test_conv_layouts.py test_pool.py
-              test_embedding.py test_activation_ops.py test_optim_ops.py test_bad_inputs.py)
+              test_embedding.py test_embedding_conv_op.py test_activation_ops.py test_optim_ops.py
+              test_bad_inputs.py)
 
 step_valgrind() {
     local t0; t0=$(date +%s); log "3: valgrind memcheck on the kernel tests (small shapes)"
