@@ -1,4 +1,5 @@
-# Embedding lookup (gather) and its backward (scatter-add into a dense table gradient).
+# Embedding lookup (gather) and its backward (scatter-add into a dense table gradient); the
+# row-compact backward; and the tap sums of the Embedding -> Conv1D step (at the end).
 #
 # Design note
 # - Layout: ids flattened to (N,), int32 or int64; table and dtable (V, E), dy and out (N, E),
