@@ -6,10 +6,17 @@ backward, the loss and the optimizer step wrapped by a timer. Prints millisecond
 
     python bench/profile_step.py              # all threads
     python bench/profile_step.py --threads 1
+    python bench/profile_step.py --kernels    # also each compiled kernel, as called by the ops
+
+The thread count stays as given (the fit loop's thread governor is turned off here).
 """
 import argparse
 import collections
+import importlib
+import os
+import pkgutil
 import time
+import types
 
 import fastconv
 from fastconv.datasets import imdb
@@ -30,11 +37,32 @@ def _timed(times, obj, name, key):
     setattr(obj, name, wrapper)
 
 
+def _time_kernels(times):
+    """Wrap every compiled-kernel function the fastconv.ops modules call (their `_conv`,
+    `_embedding`, ... module attributes) with a timer keyed "kernel <module>.<function>"."""
+    import fastconv.ops as ops_pkg
+
+    for info in pkgutil.iter_modules(ops_pkg.__path__):
+        mod = importlib.import_module(f"fastconv.ops.{info.name}")
+        for attr, ext in list(vars(mod).items()):
+            if not (isinstance(ext, types.ModuleType) and ext.__name__.startswith("fastconv._ext")):
+                continue
+            proxy = types.SimpleNamespace(**{k: getattr(ext, k) for k in dir(ext)
+                                             if not k.startswith("__")})
+            for name, fn in vars(proxy).copy().items():
+                if callable(fn) and not isinstance(fn, type):
+                    _timed(times, proxy, name, f"kernel {attr.lstrip('_')}.{name}")
+            setattr(mod, attr, proxy)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=fastconv.get_num_threads())
     ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--kernels", action="store_true",
+                    help="also time each compiled kernel (inside the layer times above)")
     args = ap.parse_args(argv)
+    os.environ["FASTCONV_ADAPTIVE_THREADS"] = "0"
     fastconv.set_num_threads(args.threads)
     (xtr, ytr), _ = imdb.load_data(num_words=20000)
     x, y = pad_sequences(xtr, maxlen=100), ytr.astype("float32")
@@ -55,6 +83,9 @@ def main(argv=None):
     _timed(times, model._loss_obj, "value_and_grad", "loss")
     _timed(times, model, "_update_metrics", "metrics")
     _timed(times, model.optimizer, "apply", "optimizer")
+    kernel_times = collections.defaultdict(float)
+    if args.kernels:
+        _time_kernels(kernel_times)
     n = min(args.steps * 32, len(x) - 6400)
     t = time.perf_counter()
     model.fit(x[6400:6400 + n], y[6400:6400 + n], batch_size=32, epochs=1, verbose=0)
@@ -65,6 +96,10 @@ def main(argv=None):
         print(f"  {key:32s} {v / steps * 1e3:7.3f}")
     print(f"  {'(sum of the above)':32s} {sum(times.values()) / steps * 1e3:7.3f}")
     print(f"  {'whole step':32s} {total / steps * 1e3:7.3f}")
+    if kernel_times:
+        print("compiled kernels (already inside the times above), ms per step:")
+        for key, v in sorted(kernel_times.items(), key=lambda kv: -kv[1]):
+            print(f"  {key:40s} {v / steps * 1e3:7.3f}")
 
 
 if __name__ == "__main__":
