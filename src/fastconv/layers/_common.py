@@ -42,6 +42,13 @@ class ActivationStep:
         out[...] = activations.gradient(self.fn, dy, z, y)
         return out
 
+    def finish(self, layer, y):
+        """(output, pre-activation or None) for a linear map's result `y`, which holds the
+        activation already when the kernel fused it."""
+        if self.fused:
+            return y, None
+        return self.apply_unfused(layer, y), y
+
     def apply_unfused(self, layer, z):
         y = np.asarray(self.fn(z), dtype=z.dtype)
         return y

@@ -108,10 +108,7 @@ class EmbeddingConv:
                    bias=bias, relu=act == "relu")
         if act not in ("linear", "relu"):
             bias_activation(y, None, act, out=y)
-        z = None
-        if not conv._act.fused:
-            z = y
-            y = conv._act.apply_unfused(conv, z)
+        y, z = conv._act.finish(conv, y)
         if training:
             conv._cache = (None, y, z)
             self._trained = (ids, pos, rows, count, u, left)

@@ -171,10 +171,7 @@ class Conv1D(Layer):
         bias = self.bias.value if self.bias is not None else None
         y = _backend.ops.conv1d(x, self.kernel.value, bias, **self._op_args(),
                                 activation=self._act.kernel_name, out=out)
-        z = None
-        if not self._act.fused:
-            z = y
-            y = self._act.apply_unfused(self, z)
+        y, z = self._act.finish(self, y)
         if training:
             self._cache = (x, y, z)
         if self.data_format == "channels_first":

@@ -80,10 +80,7 @@ class Dense(Layer):
         out = self._buffer("z", (x3.shape[0], 1, self.units), self.kernel.value.dtype)
         bias = self.bias.value if self.bias is not None else None
         y = _backend.ops.conv1d(x3, kernel3, bias, activation=self._act.kernel_name, out=out)
-        z = None
-        if not self._act.fused:
-            z = y
-            y = self._act.apply_unfused(self, z)
+        y, z = self._act.finish(self, y)
         if training:
             self._cache = (x3, y, z, x.shape)
         return y.reshape(lead + (self.units,))
