@@ -77,6 +77,8 @@ def backward(dz, ids, kernel, pos, count, u, q, dbias, strides, dilation, left, 
                            _stream_threads(dz.size * k))
     threads = _threads_for(rp * e * k * f)
     if dkernel is not None:
+        # kernel gradient of the size-1 conv u -> q; its kernel argument only gives shapes
+        # here (no input gradient is asked for), so the output buffer stands in for it
         _conv.conv1d_backward(_chunks(q), _chunks(u), dwcat, None, dwcat,
                               np.empty(k * f, q.dtype), 1, 1, 0, 1, threads)
         np.copyto(dkernel, dwcat.reshape(e, k, f).transpose(1, 0, 2))
