@@ -277,6 +277,7 @@ step_tsan() {
         "test_threads_python.py::test_kernels_from_python_threads_equal_serial[float64-8-1]" \
         "test_threads_python.py::test_predict_from_python_threads_on_shared_weights[8-1]" \
         "test_conv_threads.py::test_concurrent_python_threads_match_serial[1]" \
+        test_embedding_conv_op.py::test_predict_from_python_threads \
         test_pool.py::test_concurrent_python_threads_match_serial) 2>&1 | tail -5
     rc=${PIPESTATUS[0]}
     read -r cases fails < <(junit_counts "$WORK/tsan.xml")
