@@ -5,12 +5,23 @@ Keras 3 reaches 0.82-0.84 test accuracy with this model within 3 epochs; fastcon
 exactly (Embedding -> Conv1D -> MaxPooling1D -> Conv1D -> GlobalMaxPooling1D -> Dense, rmsprop).
 """
 import numpy as np
+import pytest
 
 import fastconv
 from fastconv.datasets import imdb
 from fastconv.layers import Conv1D, Dense, Embedding, GlobalMaxPooling1D, MaxPooling1D
 from fastconv.models import Sequential
 from fastconv.utils import pad_sequences
+
+
+@pytest.fixture
+def seed(request):
+    """Seed 0 in the default suite; each seed of FASTCONV_TEST_SEEDS when that is set (the deep
+    tier's sample, FASTCONV_DEEP_IMDB_SEEDS). Not the run's random seed: the 0.82 bar lies
+    inside the seed-to-seed spread of a 3-epoch run (over seeds 0-60, seed 33 peaks at 0.8178
+    with the distinct-id Embedding+Conv1D step and at 0.8215 without it; the other 60 reach 0.82),
+    so a random seed would fail about one CI run in 60 without any change to fastconv."""
+    return getattr(request, "param", 0)
 
 
 def test_imdb_seed_model_reaches_keras_accuracy(imdb_archive, seed):
