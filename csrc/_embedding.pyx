@@ -165,7 +165,6 @@ def scatter_rows(const index_t[::1] ids, const floating[:, ::1] dy, const int[::
 # - Step s, tap j reads input step t = s*strides + j*dilation - left; taps outside [0, T) are
 #   the conv's zero padding and add nothing.
 cdef extern from "tap_kernels.h" nogil:
-    enum: FC_TAP_MAX_SEG
     void fc_tap_sum_f_i(const int *ids, const int *pos, const float *p, const float *bias,
                         int relu, float *out, isize tlen, isize slen, isize f, int k, int st,
                         int dil, int left)
@@ -179,25 +178,19 @@ cdef extern from "tap_kernels.h" nogil:
                         int relu, double *out, isize tlen, isize slen, isize f, int k, int st,
                         int dil, int left)
     void fc_tap_scatter_f_i(const int *ids, const int *pos, const float *dy, float *q,
-                            isize zero_rows, isize batch, isize tlen, isize slen, isize f, int k,
-                            int st, int dil, int left, const int *seg, int nseg,
-                            double *bias_acc, isize bf0, isize bf1)
+                            isize row_lo, isize row_hi, isize batch, isize tlen, isize slen,
+                            isize f, int k, int st, int dil, int left)
     void fc_tap_scatter_f_l(const long long *ids, const int *pos, const float *dy, float *q,
-                            isize zero_rows, isize batch, isize tlen, isize slen, isize f, int k,
-                            int st, int dil, int left, const int *seg, int nseg,
-                            double *bias_acc, isize bf0, isize bf1)
+                            isize row_lo, isize row_hi, isize batch, isize tlen, isize slen,
+                            isize f, int k, int st, int dil, int left)
     void fc_tap_scatter_d_i(const int *ids, const int *pos, const double *dy, double *q,
-                            isize zero_rows, isize batch, isize tlen, isize slen, isize f, int k,
-                            int st, int dil, int left, const int *seg, int nseg,
-                            double *bias_acc, isize bf0, isize bf1)
+                            isize row_lo, isize row_hi, isize batch, isize tlen, isize slen,
+                            isize f, int k, int st, int dil, int left)
     void fc_tap_scatter_d_l(const long long *ids, const int *pos, const double *dy, double *q,
-                            isize zero_rows, isize batch, isize tlen, isize slen, isize f, int k,
-                            int st, int dil, int left, const int *seg, int nseg,
-                            double *bias_acc, isize bf0, isize bf1)
-
-cdef enum:
-    TAP_COLS = 16   # columns per backward task (one 64-byte line of float32)
-
+                            isize row_lo, isize row_hi, isize batch, isize tlen, isize slen,
+                            isize f, int k, int st, int dil, int left)
+    void fc_tap_colsum_f(const float *dy, isize rows, isize f, isize c0, isize c1, float *out)
+    void fc_tap_colsum_d(const double *dy, isize rows, isize f, isize c0, isize c1, double *out)
 
 def tap_sum(const index_t[:, ::1] ids, const int[::1] pos, const floating[:, ::1] p, bias,
             bint relu, floating[:, :, ::1] out, int k, int strides, int dilation, int left,
@@ -230,53 +223,21 @@ def tap_sum(const index_t[:, ::1] ids, const int[::1] pos, const floating[:, ::1
                                k, strides, dilation, left)
 
 
-cdef void _tap_scatter_range(const index_t* ids, const int* pos, const floating* dy, floating* q,
-                             isize zero_rows, isize B, isize T, isize S, isize F, int k,
-                             int strides, int dilation, int left, isize lo, isize hi,
-                             double* bias_acc) noexcept nogil:
-    # Tasks [lo, hi) in (tap, column block) order, merged into column segments of one tap
-    # and run FC_TAP_MAX_SEG segments per pass over dy.
-    cdef int seg[3 * FC_TAP_MAX_SEG]
-    cdef int nseg
-    cdef isize nfb = (F + TAP_COLS - 1) // TAP_COLS
-    cdef isize task = lo, j, f0, f1, bf0, bf1
-    cdef double* acc
-    while task < hi:
-        nseg = 0
-        acc = NULL
-        bf0 = 0
-        bf1 = 0
-        while task < hi and nseg < FC_TAP_MAX_SEG:
-            j = task // nfb
-            f0 = (task % nfb) * TAP_COLS
-            f1 = min(f0 + TAP_COLS, F)
-            if nseg > 0 and seg[3 * nseg - 3] == j and seg[3 * nseg - 1] == f0:
-                seg[3 * nseg - 1] = <int>f1
-            else:
-                seg[3 * nseg] = <int>j
-                seg[3 * nseg + 1] = <int>f0
-                seg[3 * nseg + 2] = <int>f1
-                nseg += 1
-            if j == 0:    # tap 0's owner of these columns also owns their bias gradient
-                if acc == NULL:
-                    acc = bias_acc
-                    bf0 = f0
-                bf1 = f1
-            task += 1
-        if floating is float:
-            if index_t is int:
-                fc_tap_scatter_f_i(ids, pos, dy, q, zero_rows, B, T, S, F, k, strides, dilation,
-                                   left, seg, nseg, acc, bf0, bf1)
-            else:
-                fc_tap_scatter_f_l(ids, pos, dy, q, zero_rows, B, T, S, F, k, strides, dilation,
-                                   left, seg, nseg, acc, bf0, bf1)
+cdef inline isize _row_bound(const isize* cum, isize rows, int i, int n) noexcept nogil:
+    # first row of share i of n: rows split so that each share holds about 1/n of the ids
+    cdef isize lo = 0, hi = rows, mid, want
+    if i <= 0:
+        return 0
+    if i >= n:
+        return rows
+    want = cum[rows] * i // n
+    while lo < hi:             # smallest r with cum[r] >= want
+        mid = (lo + hi) // 2
+        if cum[mid] < want:
+            lo = mid + 1
         else:
-            if index_t is int:
-                fc_tap_scatter_d_i(ids, pos, dy, q, zero_rows, B, T, S, F, k, strides, dilation,
-                                   left, seg, nseg, acc, bf0, bf1)
-            else:
-                fc_tap_scatter_d_l(ids, pos, dy, q, zero_rows, B, T, S, F, k, strides, dilation,
-                                   left, seg, nseg, acc, bf0, bf1)
+            hi = mid
+    return lo
 
 
 def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const int[::1] pos,
@@ -285,32 +246,53 @@ def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const i
     """q[:zero_rows] = 0, then q[pos[ids[b, t]], j*F:(j+1)*F] += dy[b, s] for every step s and
     tap j reading input step t (ascending b, s); dbias[f] = sum of dy[..., f] (in double).
 
-    Tasks are (tap, block of TAP_COLS columns) pairs, a contiguous share per thread: each owns
-    its columns of q outright and adds into them in the same order whatever the thread count,
-    so results are bitwise equal for any number of threads. Tap-0 tasks also own the bias
-    gradient of their columns.
+    Each thread owns a contiguous range of q's rows, cut so that the ranges hold about the same
+    number of ids, zeroes it and walks all the ids, adding into its rows only (whole rows: no
+    cache line is written by two threads but at the range ends). It also owns a contiguous
+    share of the bias columns. Every element is summed in the same order whatever the thread
+    count, so results are bitwise equal for any number of threads.
     """
     cdef isize B = dy.shape[0], S = dy.shape[1], F = dy.shape[2], T = ids.shape[1]
-    cdef isize nfb = (F + TAP_COLS - 1) // TAP_COLS
-    cdef isize ntasks = k * nfb
-    cdef isize f
+    cdef isize n, r, lo = 0, hi = 0
     cdef int nthreads = 1, tid = 0
-    cdef double* acc
+    cdef isize* cum
+    cdef const index_t* idp
     if F == 0:
         return
     if B == 0 or S == 0:
         q[:zero_rows, :] = 0
         dbias[:] = 0
         return
-    acc = <double*>calloc(F, sizeof(double))
-    if acc == NULL:
-        raise MemoryError("tap_scatter: no memory for the bias sums")
-    with nogil, parallel(num_threads=num_threads):
-        nthreads = fc_omp_get_num_threads()
-        tid = threadid()
-        _tap_scatter_range(&ids[0, 0], &pos[0], &dy[0, 0, 0], &q[0, 0], zero_rows, B, T, S, F,
-                           k, strides, dilation, left, ntasks * tid // nthreads,
-                           ntasks * (tid + 1) // nthreads, acc)
-    for f in range(F):
-        dbias[f] = <floating>acc[f]
-    free(acc)
+    cum = <isize*>calloc(zero_rows + 1, sizeof(isize))
+    if cum == NULL:
+        raise MemoryError("tap_scatter: no memory for the row counts")
+    with nogil:
+        idp = &ids[0, 0]
+        for n in range(B * T):      # cum[r + 1] = ids in row r, then prefix sums
+            cum[pos[idp[n]] + 1] += 1
+        for r in range(zero_rows):
+            cum[r + 1] += cum[r]
+        with parallel(num_threads=num_threads):
+            nthreads = fc_omp_get_num_threads()
+            tid = threadid()
+            lo = _row_bound(cum, zero_rows, tid, nthreads)
+            hi = _row_bound(cum, zero_rows, tid + 1, nthreads)
+            if floating is float:
+                if index_t is int:
+                    fc_tap_scatter_f_i(idp, &pos[0], &dy[0, 0, 0], &q[0, 0], lo, hi, B, T, S,
+                                       F, k, strides, dilation, left)
+                else:
+                    fc_tap_scatter_f_l(idp, &pos[0], &dy[0, 0, 0], &q[0, 0], lo, hi, B, T, S,
+                                       F, k, strides, dilation, left)
+                fc_tap_colsum_f(&dy[0, 0, 0], B * S, F, F * tid // nthreads,
+                                F * (tid + 1) // nthreads, &dbias[0])
+            else:
+                if index_t is int:
+                    fc_tap_scatter_d_i(idp, &pos[0], &dy[0, 0, 0], &q[0, 0], lo, hi, B, T, S,
+                                       F, k, strides, dilation, left)
+                else:
+                    fc_tap_scatter_d_l(idp, &pos[0], &dy[0, 0, 0], &q[0, 0], lo, hi, B, T, S,
+                                       F, k, strides, dilation, left)
+                fc_tap_colsum_d(&dy[0, 0, 0], B * S, F, F * tid // nthreads,
+                                F * (tid + 1) // nthreads, &dbias[0])
+    free(cum)

@@ -726,6 +726,23 @@ FC_ATTR static void FC_FN(dw_tasks)(const FC_T *x, const FC_T *dy, int batch, in
     FC_T *dyp = want_pack ? (FC_T *)malloc(sizeof(FC_T) * (size_t)(chunk * dy_cols)) : NULL;
     FC_T *xp = want_pack ? (FC_T *)malloc(sizeof(FC_T) * (size_t)(xrows_max * x_cols)) : NULL;
     const int packed = dyp != NULL && xp != NULL;
+    /* The panels this thread's tasks read: all of them, unless the tasks share one tap and one
+     * group (then only their filter blocks, and only their channels' panels when they share a
+     * filter block too) -- a thread of a split one-tap GEMM packs only its own share. */
+    struct { int g0, g1, fb0, fb1, p0, p1; } pk = {0, groups - 1, 0, nfb - 1, 0, nxp - 1};
+    {
+        const long first = task_lo, last = task_hi - 1;
+        const long per_g = (long)ncb * nfb, per_j = per_g * groups;
+        if (first / per_j == last / per_j && first % per_j / per_g == last % per_j / per_g) {
+            pk.g0 = pk.g1 = (int)(first % per_j / per_g);
+            pk.fb0 = (int)(first % per_g / ncb);
+            pk.fb1 = (int)(last % per_g / ncb);
+            if (pk.fb0 == pk.fb1) {
+                pk.p0 = (int)(first % ncb) * FC_MR_DW / FC_XP;
+                pk.p1 = (int)(last % ncb) * FC_MR_DW / FC_XP;
+            }
+        }
+    }
     for (long task = task_lo; task < task_hi; task++) {
         long q = task;
         const int cb = (int)(q % ncb); q /= ncb;
@@ -751,24 +768,34 @@ FC_ATTR static void FC_FN(dw_tasks)(const FC_T *x, const FC_T *dy, int batch, in
             if (t_hi > tlen) t_hi = tlen;
             const ptrdiff_t nt = t_hi > t_lo ? t_hi - t_lo : 0;
             if (packed) {
-                for (int g = 0; g < groups; g++)
-                    for (int fb = 0; fb < nfb; fb++) {
+                for (int g = pk.g0; g <= pk.g1; g++)
+                    for (int fb = pk.fb0; fb <= pk.fb1; fb++) {
                         const int nr = fg - fb * FC_NR < FC_NR ? fg - fb * FC_NR : FC_NR;
                         FC_T *dst = dyp + ((ptrdiff_t)g * nfb + fb) * ns * FC_NR;
                         const FC_T *src = dyb + (ptrdiff_t)s0 * fout + g * fg + fb * FC_NR;
-                        for (int n = 0; n < ns; n++, src += fout, dst += FC_NR) {
-                            memcpy(dst, src, sizeof(FC_T) * (size_t)nr);
-                            for (int v = nr; v < FC_NR; v++) dst[v] = 0;
+                        if (nr == FC_NR) {     /* a fixed-size copy compiles to vector moves */
+                            for (int n = 0; n < ns; n++, src += fout, dst += FC_NR)
+                                memcpy(dst, src, sizeof(FC_T) * FC_NR);
+                        } else {
+                            for (int n = 0; n < ns; n++, src += fout, dst += FC_NR) {
+                                memcpy(dst, src, sizeof(FC_T) * (size_t)nr);
+                                for (int v = nr; v < FC_NR; v++) dst[v] = 0;
+                            }
                         }
                     }
-                for (int g = 0; g < groups; g++)
-                    for (int pnl = 0; pnl < nxp; pnl++) {
+                for (int g = pk.g0; g <= pk.g1; g++)
+                    for (int pnl = pk.p0; pnl <= pk.p1; pnl++) {
                         const int w = cg - pnl * FC_XP < FC_XP ? cg - pnl * FC_XP : FC_XP;
                         FC_T *dst = xp + ((ptrdiff_t)g * nxp + pnl) * nt * FC_XP;
                         const FC_T *src = xb + t_lo * cin + g * cg + pnl * FC_XP;
-                        for (ptrdiff_t n = 0; n < nt; n++, src += cin, dst += FC_XP) {
-                            memcpy(dst, src, sizeof(FC_T) * (size_t)w);
-                            for (int v = w; v < FC_XP; v++) dst[v] = 0;
+                        if (w == FC_XP) {
+                            for (ptrdiff_t n = 0; n < nt; n++, src += cin, dst += FC_XP)
+                                memcpy(dst, src, sizeof(FC_T) * FC_XP);
+                        } else {
+                            for (ptrdiff_t n = 0; n < nt; n++, src += cin, dst += FC_XP) {
+                                memcpy(dst, src, sizeof(FC_T) * (size_t)w);
+                                for (int v = w; v < FC_XP; v++) dst[v] = 0;
+                            }
                         }
                     }
             }

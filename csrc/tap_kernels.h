@@ -6,11 +6,11 @@
  *
  * fc_tap_sum_*:     out[s, :] = bias + sum over taps j (ascending) of p[pos[ids[t]], j block],
  *                   then relu if asked (one batch item: ids (T,), out (S, F); bias may be NULL).
- * fc_tap_scatter_*: zero the caller's segments (j, f0, f1) of q's first zero_rows rows, then
- *                   for (b, s) ascending, q[pos[ids[b, t]], j block][f0..f1) += dy[b, s, f0..f1)
- *                   for those segments; each q element is owned by one segment, so the sum
- *                   order is fixed whatever the threads. With bias_acc != NULL also
- *                   bias_acc[f] += dy[b, s, f] (double) for f in [bf0, bf1).
+ * fc_tap_scatter_*: zero q's rows [row_lo, row_hi), then for (b, s) ascending,
+ *                   q[pos[ids[b, t]], j block] += dy[b, s] wherever that row lies in
+ *                   [row_lo, row_hi); each q row is owned by one caller, so the sum order is
+ *                   fixed whatever the threads.
+ * fc_tap_colsum_*:  column sums of dy's (rows, F) over columns [c0, c1), in double.
  */
 #ifndef FASTCONV_TAP_KERNELS_H
 #define FASTCONV_TAP_KERNELS_H
@@ -24,7 +24,6 @@
 #define FC_TAP_CLONES
 #endif
 
-#define FC_TAP_MAX_SEG 64
 #define FC_TAP_AHEAD 4     /* steps ahead whose rows are requested early (random rows of p, q) */
 #define FC_TAP_PREFETCH(ptr, bytes)                                                           \
     do {                                                                                      \
@@ -135,53 +134,64 @@ FC_TAP_CLONES static void fc_tap_sum_##SUF(const IDX *ids, const int *pos, const
     }                                                                                         \
 }                                                                                             \
                                                                                               \
-/* segments: nseg triples (j, f0, f1); q columns of every segment zeroed for rows < zero_rows */ \
+/* rows [row_lo, row_hi) of q zeroed, then filled from the (b, t) whose row lies there */      \
 FC_TAP_CLONES static void fc_tap_scatter_##SUF(const IDX *ids, const int *pos, const T *dy,  \
-                                               T *q, ptrdiff_t zero_rows, ptrdiff_t batch,    \
-                                               ptrdiff_t tlen, ptrdiff_t slen, ptrdiff_t f,   \
-                                               int k, int st, int dil, int left,              \
-                                               const int *seg, int nseg, double *bias_acc,    \
-                                               ptrdiff_t bf0, ptrdiff_t bf1) {                \
+                                               T *q, ptrdiff_t row_lo, ptrdiff_t row_hi,      \
+                                               ptrdiff_t batch, ptrdiff_t tlen,               \
+                                               ptrdiff_t slen, ptrdiff_t f, int k, int st,    \
+                                               int dil, int left) {                           \
     const ptrdiff_t kf = (ptrdiff_t)k * f;                                                    \
-    if (nseg <= 0) return;                                                                    \
-    const ptrdiff_t col0 = (ptrdiff_t)seg[0] * f + seg[1];                                    \
-    const ptrdiff_t col1 = (ptrdiff_t)seg[3 * nseg - 3] * f + seg[3 * nseg - 1];              \
-    for (ptrdiff_t r = 0; r < zero_rows; r++)                                                 \
-        for (int i = 0; i < nseg; i++) {                                                      \
-            const int *g = seg + 3 * i;                                                       \
-            T *restrict z = q + r * kf + (ptrdiff_t)g[0] * f;                                 \
-            for (ptrdiff_t c = g[1]; c < g[2]; c++) z[c] = 0;                                 \
-        }                                                                                     \
-    /* walked by input step: each step's q row is found once and every segment adds the dy    \
-     * row of the output step that reads it through that tap; for a fixed tap, input and      \
-     * output steps rise together, so each element still sums in ascending (b, s) order */    \
+    if (row_hi <= row_lo) return;                                                             \
+    memset(q + row_lo * kf, 0, sizeof(T) * (size_t)((row_hi - row_lo) * kf));                \
+    /* walked by input step: its q row is found once and each tap adds the dy row of the      \
+     * output step reading it through that tap; for a fixed tap, input and output steps rise  \
+     * together, so each element sums in ascending (b, s) order */                            \
     for (ptrdiff_t b = 0; b < batch; b++) {                                                   \
         const IDX *ib = ids + b * tlen;                                                       \
         const T *dyb = dy + b * slen * f;                                                     \
         for (ptrdiff_t t = 0; t < tlen; t++) {                                                \
-            if (t + FC_TAP_AHEAD < tlen)  /* this caller's columns of a row coming up */      \
-                FC_TAP_PREFETCH(q + (ptrdiff_t)pos[ib[t + FC_TAP_AHEAD]] * kf + col0,          \
-                                (col1 - col0) * sizeof(T));                                   \
-            T *qr = q + (ptrdiff_t)pos[ib[t]] * kf;                                           \
-            for (int i = 0; i < nseg; i++) {                                                  \
-                const int *g = seg + 3 * i;                                                   \
-                const ptrdiff_t num = t + left - (ptrdiff_t)g[0] * dil;                       \
-                if (num < 0 || num % st) continue;                                            \
-                const ptrdiff_t s = num / st;                                                 \
+            if (t + FC_TAP_AHEAD < tlen) {  /* a row of this caller's coming up */            \
+                const ptrdiff_t ra = pos[ib[t + FC_TAP_AHEAD]];                               \
+                if (ra >= row_lo && ra < row_hi)                                              \
+                    FC_TAP_PREFETCH(q + ra * kf, kf * sizeof(T));                             \
+            }                                                                                 \
+            const ptrdiff_t r = pos[ib[t]];                                                   \
+            if (r < row_lo || r >= row_hi) continue;                                          \
+            T *qr = q + r * kf;                                                               \
+            for (int j = 0; j < k; j++) {                                                     \
+                ptrdiff_t s = t + left - (ptrdiff_t)j * dil;                                  \
+                if (s < 0) break;                  /* s only falls as j rises */              \
+                if (st > 1) {     /* an integer division costs more than the add below */     \
+                    if (s % st) continue;                                                     \
+                    s /= st;                                                                  \
+                }                                                                             \
                 if (s >= slen) continue;                                                      \
-                FC_TAP_ADD(T, VT, qr + (ptrdiff_t)g[0] * f + g[1], dyb + s * f + g[1],        \
-                           g[2] - g[1]);                                                      \
+                FC_TAP_ADD(T, VT, qr + (ptrdiff_t)j * f, dyb + s * f, f);                     \
             }                                                                                 \
         }                                                                                     \
     }                                                                                         \
-    if (bias_acc != NULL)                                                                     \
-        for (ptrdiff_t n = 0; n < batch * slen; n++)                                          \
-            for (ptrdiff_t c = bf0; c < bf1; c++) bias_acc[c] += (double)dy[n * f + c];       \
 }
 
 FC_TAP_KERNELS(float, fc_tap_vf, int, f_i)
 FC_TAP_KERNELS(float, fc_tap_vf, long long, f_l)
 FC_TAP_KERNELS(double, fc_tap_vd, int, d_i)
 FC_TAP_KERNELS(double, fc_tap_vd, long long, d_l)
+
+/* out[c] = sum over rows n (ascending, in double) of dy[n, c], for c in [c0, c1) */
+#define FC_TAP_COLSUM(T, SUF)                                                                 \
+FC_TAP_CLONES static void fc_tap_colsum_##SUF(const T *dy, ptrdiff_t rows, ptrdiff_t f,      \
+                                              ptrdiff_t c0, ptrdiff_t c1, T *out) {          \
+    double acc[64];                                                                           \
+    for (ptrdiff_t a = c0; a < c1; a += 64) {                                                 \
+        const ptrdiff_t w = c1 - a < 64 ? c1 - a : 64;                                        \
+        for (ptrdiff_t c = 0; c < w; c++) acc[c] = 0.0;                                       \
+        for (ptrdiff_t n = 0; n < rows; n++)                                                  \
+            for (ptrdiff_t c = 0; c < w; c++) acc[c] += (double)dy[n * f + a + c];            \
+        for (ptrdiff_t c = 0; c < w; c++) out[a + c] = (T)acc[c];                             \
+    }                                                                                         \
+}
+
+FC_TAP_COLSUM(float, f)
+FC_TAP_COLSUM(double, d)
 
 #endif

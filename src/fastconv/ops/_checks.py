@@ -415,8 +415,11 @@ def output(name, out, shape, dtype):
 
 
 # Below this many array elements touched per thread, waking another OpenMP thread costs more
-# than it saves (tiny pooling / activation calls). Results do not depend on the thread count,
-# so this only moves time; tests lower it to force the threaded path on small inputs.
+# than it saves (tiny pooling / activation calls): on the 2-core development machine a second
+# thread pays from about 16-64 K elements per call (bench/thread_thresholds.py). On a machine
+# where another process holds a core, the fit loop's thread governor (models/_threads.py) drops
+# to one thread. Results do not depend on the thread count, so this only moves time; tests
+# lower it to force the threaded path on small inputs.
 MIN_WORK_PER_THREAD = 1 << 15
 
 from .._config import get_num_threads as _omp_max_threads  # noqa: E402

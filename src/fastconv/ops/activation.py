@@ -10,23 +10,11 @@ activations multiply, so NaN/inf propagate.
 import numpy as np
 
 from .._ext import _activation
-from . import _checks
 from ._checks import (activation_name, check_shape, float_array, kernel_array, kernel_threads,
                       no_overlap, output, same_dtype)
 
 __all__ = ["bias_activation", "activation_backward"]
 
-
-# Elementwise, gather and scatter passes move about a nanosecond's worth of memory per element:
-# below ~0.5 M elements per thread, an OpenMP fork/join (which costs milliseconds when another
-# process holds the second core) outweighs the split. So these passes ask kernel_threads for
-# 1/16 of their work; tests that set _checks.MIN_WORK_PER_THREAD = 1 still get every thread.
-_STREAM_FACTOR = 16
-
-
-def _stream_threads(work):
-    """kernel_threads for a memory-bound pass over `work` elements (see _STREAM_FACTOR)."""
-    return kernel_threads(work // _STREAM_FACTOR if _checks.MIN_WORK_PER_THREAD > 1 else work)
 
 _CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -90,7 +78,7 @@ def bias_activation(y, bias=None, activation="linear", *, out=None):
         rows = res.size // f
         b = kernel_array(bias, dtype) if bias is not None else np.empty(0, dtype)
         _activation.bias_act(kernel_array(y, dtype).reshape(rows, f), b, res.reshape(rows, f),
-                             code, bias is not None, _stream_threads(2 * res.size))
+                             code, bias is not None, kernel_threads(2 * res.size))
     return res
 
 
@@ -130,7 +118,7 @@ def activation_backward(dy, y, activation, *, out=None):
     if res.size:
         _activation.act_backward(kernel_array(dy, dtype).reshape(-1),
                                  kernel_array(y, dtype).reshape(-1), res.reshape(-1), code,
-                                 _stream_threads(3 * res.size))
+                                 kernel_threads(3 * res.size))
     return res
 
 
@@ -147,6 +135,6 @@ def _activation_backward_into(dy, y, activation, out):
             and f[2].writeable):
         if out.size:
             _activation.act_backward(dy.reshape(-1), y.reshape(-1), out.reshape(-1), code,
-                                     _stream_threads(3 * out.size))
+                                     kernel_threads(3 * out.size))
         return out
     return activation_backward(dy, y, activation, out=out)

@@ -8,11 +8,12 @@ __all__ = ["conv1d", "conv1d_backward"]
 
 _ACT_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 
-# Below this many multiply-adds per thread a parallel region costs more than it saves (waking
-# threads takes tens of microseconds, far more on a busy machine), so small calls run on fewer
-# threads. Any thread count gives bitwise-identical results; this only affects speed
-# (python bench/conv_table.py --shapes S2,S3).
-_MIN_MACS_PER_THREAD = 4_000_000
+# Below this many multiply-adds per thread a parallel region costs more than it saves, so small
+# calls run on fewer threads. On the 2-core development machine a second thread already pays
+# from about 0.5 M multiply-adds per call (bench/thread_thresholds.py); a machine where another
+# process holds a core is the fit loop's thread governor's business (models/_threads.py). Any
+# thread count gives bitwise-identical results; this only affects speed.
+_MIN_MACS_PER_THREAD = 250_000
 
 
 def _threads_for(macs):

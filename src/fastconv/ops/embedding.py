@@ -8,7 +8,6 @@ kernel runs (never an out-of-bounds read, never a NaN row).
 from .._ext import _embedding
 from ._checks import (float_array, index_array, index_range, kernel_array, kernel_threads,
                       no_overlap, output, positive_int)
-from .activation import _stream_threads
 
 __all__ = ["embedding", "embedding_backward"]
 
@@ -99,7 +98,7 @@ def embedding_backward(dy, ids, input_dim, *, out=None):
     if dtable.size:
         _embedding.scatter_add(kernel_array(ids, ids.dtype).reshape(-1),
                                kernel_array(dy, dy.dtype).reshape(-1, e), dtable,
-                               _stream_threads(dtable.size + dy.size))
+                               kernel_threads(dtable.size + dy.size))
     return dtable
 
 
@@ -121,5 +120,5 @@ def _embedding_backward_rows(dy, ids, pos, rows, grad):
         raise ValueError(f"Invalid shape for argument `dy`. Expected ({ids.shape[0]}, {e}) "
                          f"rows. Received: dy.shape={dy.shape}")
     count = _embedding.number_rows(ids, pos, rows)
-    _embedding.scatter_rows(ids, dy, pos, grad, count, _stream_threads(count * e + dy.size))
+    _embedding.scatter_rows(ids, dy, pos, grad, count, kernel_threads(count * e + dy.size))
     return count

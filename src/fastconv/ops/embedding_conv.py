@@ -18,7 +18,7 @@ results do not depend on the thread count.
 import numpy as np
 
 from .._ext import _conv, _embedding
-from .activation import _stream_threads
+from ._checks import kernel_threads
 from .conv import _threads_for
 
 # Distinct rows are processed in chunks of this many (a multiple of the 6-row micro-kernel);
@@ -53,13 +53,13 @@ def forward(ids, table, kernel, pos, rows, count, u, wcat, p, out, strides, dila
     Rp = padded_rows(count); u keeps the gathered rows (the backward needs them).
     """
     k, e, f = kernel.shape
-    _embedding.gather(rows[:count], table, u, _stream_threads(count * e))
+    _embedding.gather(rows[:count], table, u, kernel_threads(count * e))
     u[count:] = 0
     np.copyto(wcat.reshape(e, k, f), kernel.transpose(1, 0, 2))
     _conv.conv1d_forward(_chunks(u), wcat, None, _chunks(p), 1, 1, 0, 1, 0,
                          _threads_for(u.shape[0] * e * k * f))
     _embedding.tap_sum(ids, pos, p, bias, relu, out, k, strides, dilation, left,
-                       _stream_threads(out.size * k))
+                       kernel_threads(out.size * k))
     return out
 
 
@@ -74,7 +74,7 @@ def backward(dz, ids, kernel, pos, count, u, q, dbias, strides, dilation, left, 
     k, e, f = kernel.shape
     rp = q.shape[0]
     _embedding.tap_scatter(dz, ids, pos, q, rp, dbias, k, strides, dilation, left,
-                           _stream_threads(dz.size * k))
+                           kernel_threads(dz.size * k))
     threads = _threads_for(rp * e * k * f)
     if dkernel is not None:
         # kernel gradient of the size-1 conv u -> q; its kernel argument only gives shapes

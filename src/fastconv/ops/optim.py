@@ -20,9 +20,8 @@ parameter (no checks on the hot path).
 import numpy as np
 
 from .._ext import _optim
-from ._checks import (FLOAT_DTYPES, check_shape, float_array, kernel_array, no_overlap,
-                      positive_int, real_number, state_buffer)
-from .activation import _stream_threads
+from ._checks import (FLOAT_DTYPES, check_shape, float_array, kernel_array, kernel_threads,
+                      no_overlap, positive_int, real_number, state_buffer)
 
 __all__ = ["sgd_update", "rmsprop_update", "adam_update"]
 
@@ -100,7 +99,7 @@ def sgd_update(param, grad, momentum_buf, learning_rate, momentum=0.0, nesterov=
     if p.size:
         mode = 0 if mu == 0.0 else (2 if nesterov else 1)
         m = slots[0] if slots else np.empty(0, p.dtype)
-        _optim.sgd(p, g, m, lr, mu, mode, _stream_threads(4 * p.size))
+        _optim.sgd(p, g, m, lr, mu, mode, kernel_threads(4 * p.size))
 
 
 def rmsprop_update(param, grad, velocity, learning_rate, rho=0.9, epsilon=1e-7,
@@ -150,7 +149,7 @@ def rmsprop_update(param, grad, velocity, learning_rate, rho=0.9, epsilon=1e-7,
         m = slots[1] if mu > 0.0 else empty
         a = slots[-1] if average_grad is not None else empty
         _optim.rmsprop(p, g, v, m, a, lr, rho_, 1.0 - rho_, eps, mu, mu > 0.0,
-                       average_grad is not None, _stream_threads(5 * p.size))
+                       average_grad is not None, kernel_threads(5 * p.size))
 
 
 def adam_update(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, iteration,
@@ -202,7 +201,7 @@ def adam_update(param, grad, m, v, learning_rate, beta_1, beta_2, epsilon, itera
         alpha = dt(lr) * np.sqrt(one - dt(b2) ** step) / (one - dt(b1) ** step)
         h = slots[2] if vhat is not None else np.empty(0, p.dtype)
         _optim.adam(p, g, slots[0], slots[1], h, float(alpha), 1.0 - b1, 1.0 - b2, eps,
-                    vhat is not None, _stream_threads(7 * p.size))
+                    vhat is not None, kernel_threads(7 * p.size))
 
 
 def _rmsprop_update_rows(param, grad_rows, velocity, pos, learning_rate, rho=0.9, epsilon=1e-7):
@@ -221,7 +220,7 @@ def _rmsprop_update_rows(param, grad_rows, velocity, pos, learning_rate, rho=0.9
     eps = real_number("epsilon", epsilon, _nonneg, "a float >= 0")
     if param.size:
         _optim.rmsprop_rows(param, grad_rows, velocity, pos, lr, rho_, 1.0 - rho_, eps, 0.0,
-                            _stream_threads(2 * param.size))
+                            kernel_threads(2 * param.size))
 
 
 def _rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step, bad,
@@ -245,7 +244,7 @@ def _rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step,
         return False
     _optim.rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step, bad,
                                  learning_rate, rho, 1.0 - rho, epsilon, 0.0,
-                                 _stream_threads(3 * count * param.shape[1]))
+                                 kernel_threads(3 * count * param.shape[1]))
     return bool(bad[:count].any())
 
 
@@ -253,7 +252,7 @@ def _rmsprop_catch_up(velocity, stamp, step, rho):
     """Run every deferred velocity decay of `_rmsprop_rows_deferred` up to step `step`."""
     if velocity.size:
         _optim.rmsprop_catch_up(velocity, stamp, step, rho, 1.0 - rho, 0.0,
-                                _stream_threads(2 * velocity.size))
+                                kernel_threads(2 * velocity.size))
 
 
 def _trusted(param, grad, *slots):
@@ -279,7 +278,7 @@ def _adam_step(param, grad, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, 
         h = vhat.reshape(-1) if vhat is not None else np.empty(0, param.dtype)
         _optim.adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), h,
                     float(alpha), 1.0 - float(beta_1), 1.0 - float(beta_2), float(epsilon),
-                    vhat is not None, _stream_threads(7 * param.size))
+                    vhat is not None, kernel_threads(7 * param.size))
 
 
 def _rmsprop_step(param, grad, velocity, learning_rate, rho, epsilon):
@@ -289,4 +288,4 @@ def _rmsprop_step(param, grad, velocity, learning_rate, rho, epsilon):
         e = np.empty(0, param.dtype)
         _optim.rmsprop(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), e, e,
                        float(learning_rate), float(rho), 1.0 - float(rho), float(epsilon), 0.0,
-                       False, False, _stream_threads(5 * param.size))
+                       False, False, kernel_threads(5 * param.size))

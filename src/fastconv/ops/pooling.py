@@ -17,9 +17,8 @@ dtypes: float32/float64; mixed inputs are promoted as in NumPy; the output has t
 import numpy as np
 
 from .._ext import _pool
-from ._checks import (any_overlap, check_shape, float_array, kernel_array, no_overlap, output,
-                      pool_geometry, ready, ready_dtype, ready_out, same_dtype)
-from .activation import _stream_threads
+from ._checks import (any_overlap, check_shape, float_array, kernel_array, kernel_threads,
+                      no_overlap, output, pool_geometry, ready, ready_dtype, ready_out, same_dtype)
 
 __all__ = [
     "max_pool1d", "max_pool1d_backward", "average_pool1d", "average_pool1d_backward",
@@ -54,14 +53,14 @@ def _forward(kernel, x, pool_size, strides, padding, out):
             y = None
         if y is not None:
             if y.size:
-                kernel(x, y, p, s, left, _stream_threads(x.size + y.size))
+                kernel(x, y, p, s, left, kernel_threads(x.size + y.size))
             return y
     x = float_array("x", x, ndim=3)
     p, s, padding, out_len, left = pool_geometry(x.shape, pool_size, strides, padding)
     y = output("out", out, (x.shape[0], out_len, x.shape[2]), x.dtype)
     no_overlap("out", y, x)
     if y.size:
-        kernel(kernel_array(x, x.dtype), y, p, s, left, _stream_threads(x.size + y.size))
+        kernel(kernel_array(x, x.dtype), y, p, s, left, kernel_threads(x.size + y.size))
     return y
 
 
@@ -145,7 +144,7 @@ def max_pool1d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
             if dx is not None:
                 if dx.size:
                     _pool.max_pool_backward(dy, x, dx, p, s, left,
-                                            _stream_threads(2 * dx.size + dy.size))
+                                            kernel_threads(2 * dx.size + dy.size))
                 return dx
     dy, x, p, s, left = _dy_pool(dy, x, pool_size, strides, padding)
     dtype = same_dtype(dy, x)
@@ -153,7 +152,7 @@ def max_pool1d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     no_overlap("out", dx, dy, x)
     if dx.size:
         _pool.max_pool_backward(kernel_array(dy, dtype), kernel_array(x, dtype), dx, p, s, left,
-                                _stream_threads(2 * dx.size + dy.size))
+                                kernel_threads(2 * dx.size + dy.size))
     return dx
 
 
@@ -215,7 +214,7 @@ def average_pool1d_backward(dy, x, pool_size=2, strides=None, padding="valid", *
     no_overlap("out", dx, dy, x)
     if dx.size:
         _pool.average_pool_backward(kernel_array(dy, dtype), dx, p, s, left,
-                                    _stream_threads(dx.size + dy.size))
+                                    kernel_threads(dx.size + dy.size))
     return dx
 
 
@@ -232,7 +231,7 @@ def _global_forward(kernel, x, out):
     y = output("out", out, (x.shape[0], x.shape[2]), x.dtype)
     no_overlap("out", y, x)
     if y.size:
-        kernel(kernel_array(x, x.dtype), y, _stream_threads(x.size))
+        kernel(kernel_array(x, x.dtype), y, kernel_threads(x.size))
     return y
 
 
@@ -297,7 +296,7 @@ def global_max_pool1d_backward(dy, x, *, out=None):
     no_overlap("out", dx, dy, x)
     if dx.size:
         _pool.global_max_pool_backward(kernel_array(dy, dtype), kernel_array(x, dtype), dx,
-                                       _stream_threads(2 * dx.size))
+                                       kernel_threads(2 * dx.size))
     return dx
 
 
@@ -354,5 +353,5 @@ def global_average_pool1d_backward(dy, x, *, out=None):
     dx = output("out", out, x.shape, dtype)
     no_overlap("out", dx, dy, x)
     if dx.size:
-        _pool.global_average_pool_backward(kernel_array(dy, dtype), dx, _stream_threads(dx.size))
+        _pool.global_average_pool_backward(kernel_array(dy, dtype), dx, kernel_threads(dx.size))
     return dx
