@@ -17,7 +17,7 @@
 cimport cython
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 
 ctypedef Py_ssize_t isize
@@ -177,18 +177,12 @@ cdef extern from "tap_kernels.h" nogil:
     void fc_tap_sum_d_l(const long long *ids, const int *pos, const double *p, const double *bias,
                         int relu, double *out, isize tlen, isize slen, isize f, int k, int st,
                         int dil, int left)
-    void fc_tap_scatter_f_i(const int *ids, const int *pos, const float *dy, float *q,
-                            isize row_lo, isize row_hi, isize batch, isize tlen, isize slen,
-                            isize f, int k, int st, int dil, int left)
-    void fc_tap_scatter_f_l(const long long *ids, const int *pos, const float *dy, float *q,
-                            isize row_lo, isize row_hi, isize batch, isize tlen, isize slen,
-                            isize f, int k, int st, int dil, int left)
-    void fc_tap_scatter_d_i(const int *ids, const int *pos, const double *dy, double *q,
-                            isize row_lo, isize row_hi, isize batch, isize tlen, isize slen,
-                            isize f, int k, int st, int dil, int left)
-    void fc_tap_scatter_d_l(const long long *ids, const int *pos, const double *dy, double *q,
-                            isize row_lo, isize row_hi, isize batch, isize tlen, isize slen,
-                            isize f, int k, int st, int dil, int left)
+    void fc_tap_rows_f(const isize *occ_b, const isize *occ_t, const isize *start,
+                       const float *dy, float *q, isize row_lo, isize row_hi, isize slen,
+                       isize f, int k, int st, int dil, int left)
+    void fc_tap_rows_d(const isize *occ_b, const isize *occ_t, const isize *start,
+                       const double *dy, double *q, isize row_lo, isize row_hi, isize slen,
+                       isize f, int k, int st, int dil, int left)
     void fc_tap_colsum_f(const float *dy, isize rows, isize f, isize c0, isize c1, float *out)
     void fc_tap_colsum_d(const double *dy, isize rows, isize f, isize c0, isize c1, double *out)
 
@@ -246,16 +240,19 @@ def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const i
     """q[:zero_rows] = 0, then q[pos[ids[b, t]], j*F:(j+1)*F] += dy[b, s] for every step s and
     tap j reading input step t (ascending b, s); dbias[f] = sum of dy[..., f] (in double).
 
-    Each thread owns a contiguous range of q's rows, cut so that the ranges hold about the same
-    number of ids, zeroes it and walks all the ids, adding into its rows only (whole rows: no
-    cache line is written by two threads but at the range ends). It also owns a contiguous
-    share of the bias columns. Every element is summed in the same order whatever the thread
-    count, so results are bitwise equal for any number of threads.
+    First, serially, the ids are listed by row (a counting sort: ascending (b, t) within each
+    row). Then each thread owns a contiguous range of q's rows, cut so that the ranges hold
+    about the same number of ids, and builds each of its rows in turn from that row's ids: q
+    is written once, row by row, and no cache line is written by two threads but at the range
+    ends. Each thread also owns a contiguous share of the bias columns. Every element is summed
+    in the same order whatever the thread count, so results are bitwise equal for any number
+    of threads.
     """
     cdef isize B = dy.shape[0], S = dy.shape[1], F = dy.shape[2], T = ids.shape[1]
-    cdef isize n, r, lo = 0, hi = 0
+    cdef isize n, r, b, t, lo = 0, hi = 0
     cdef int nthreads = 1, tid = 0
     cdef isize* cum
+    cdef isize* occ
     cdef const index_t* idp
     if F == 0:
         return
@@ -263,36 +260,42 @@ def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const i
         q[:zero_rows, :] = 0
         dbias[:] = 0
         return
-    cum = <isize*>calloc(zero_rows + 1, sizeof(isize))
-    if cum == NULL:
-        raise MemoryError("tap_scatter: no memory for the row counts")
+    # cum: row starts (zero_rows + 1), then a fill cursor per row; occ: items, then steps
+    cum = <isize*>malloc(sizeof(isize) * (2 * zero_rows + 1))
+    occ = <isize*>malloc(sizeof(isize) * (2 * B * T + 1))
+    if cum == NULL or occ == NULL:
+        free(cum)
+        free(occ)
+        raise MemoryError("tap_scatter: no memory for the ids listed by row")
     with nogil:
         idp = &ids[0, 0]
+        memset(cum, 0, sizeof(isize) * (zero_rows + 1))
         for n in range(B * T):      # cum[r + 1] = ids in row r, then prefix sums
             cum[pos[idp[n]] + 1] += 1
         for r in range(zero_rows):
             cum[r + 1] += cum[r]
+        memcpy(cum + zero_rows + 1, cum, sizeof(isize) * zero_rows)
+        for b in range(B):
+            for t in range(T):
+                r = pos[idp[b * T + t]]
+                n = cum[zero_rows + 1 + r]
+                cum[zero_rows + 1 + r] = n + 1
+                occ[n] = b
+                occ[B * T + n] = t
         with parallel(num_threads=num_threads):
             nthreads = fc_omp_get_num_threads()
             tid = threadid()
             lo = _row_bound(cum, zero_rows, tid, nthreads)
             hi = _row_bound(cum, zero_rows, tid + 1, nthreads)
             if floating is float:
-                if index_t is int:
-                    fc_tap_scatter_f_i(idp, &pos[0], &dy[0, 0, 0], &q[0, 0], lo, hi, B, T, S,
-                                       F, k, strides, dilation, left)
-                else:
-                    fc_tap_scatter_f_l(idp, &pos[0], &dy[0, 0, 0], &q[0, 0], lo, hi, B, T, S,
-                                       F, k, strides, dilation, left)
+                fc_tap_rows_f(occ, occ + B * T, cum, &dy[0, 0, 0], &q[0, 0], lo, hi, S, F, k,
+                              strides, dilation, left)
                 fc_tap_colsum_f(&dy[0, 0, 0], B * S, F, F * tid // nthreads,
                                 F * (tid + 1) // nthreads, &dbias[0])
             else:
-                if index_t is int:
-                    fc_tap_scatter_d_i(idp, &pos[0], &dy[0, 0, 0], &q[0, 0], lo, hi, B, T, S,
-                                       F, k, strides, dilation, left)
-                else:
-                    fc_tap_scatter_d_l(idp, &pos[0], &dy[0, 0, 0], &q[0, 0], lo, hi, B, T, S,
-                                       F, k, strides, dilation, left)
+                fc_tap_rows_d(occ, occ + B * T, cum, &dy[0, 0, 0], &q[0, 0], lo, hi, S, F, k,
+                              strides, dilation, left)
                 fc_tap_colsum_d(&dy[0, 0, 0], B * S, F, F * tid // nthreads,
                                 F * (tid + 1) // nthreads, &dbias[0])
     free(cum)
+    free(occ)

@@ -6,10 +6,10 @@
  *
  * fc_tap_sum_*:     out[s, :] = bias + sum over taps j (ascending) of p[pos[ids[t]], j block],
  *                   then relu if asked (one batch item: ids (T,), out (S, F); bias may be NULL).
- * fc_tap_scatter_*: zero q's rows [row_lo, row_hi), then for (b, s) ascending,
- *                   q[pos[ids[b, t]], j block] += dy[b, s] wherever that row lies in
- *                   [row_lo, row_hi); each q row is owned by one caller, so the sum order is
- *                   fixed whatever the threads.
+ * fc_tap_rows_*:    q's rows [row_lo, row_hi), each the sum over its ids (ascending b, t) of
+ *                   dy[b, s] in block j for every tap j reading that input step; each q row
+ *                   is written by one caller only, so the sum order is fixed whatever the
+ *                   threads.
  * fc_tap_colsum_*:  column sums of dy's (rows, F) over columns [c0, c1), in double.
  */
 #ifndef FASTCONV_TAP_KERNELS_H
@@ -132,41 +132,58 @@ FC_TAP_CLONES static void fc_tap_sum_##SUF(const IDX *ids, const int *pos, const
         }                                                                                     \
         FC_TAP_SUMROWS(T, VT, o, rows, m, f, (m && rows[0] == o ? NULL : bias), relu);       \
     }                                                                                         \
-}                                                                                             \
-                                                                                              \
-/* rows [row_lo, row_hi) of q zeroed, then filled from the (b, t) whose row lies there */      \
-FC_TAP_CLONES static void fc_tap_scatter_##SUF(const IDX *ids, const int *pos, const T *dy,  \
-                                               T *q, ptrdiff_t row_lo, ptrdiff_t row_hi,      \
-                                               ptrdiff_t batch, ptrdiff_t tlen,               \
-                                               ptrdiff_t slen, ptrdiff_t f, int k, int st,    \
-                                               int dil, int left) {                           \
-    const ptrdiff_t kf = (ptrdiff_t)k * f;                                                    \
-    if (row_hi <= row_lo) return;                                                             \
-    memset(q + row_lo * kf, 0, sizeof(T) * (size_t)((row_hi - row_lo) * kf));                \
-    /* walked by input step: its q row is found once and each tap adds the dy row of the      \
-     * output step reading it through that tap; for a fixed tap, input and output steps rise  \
-     * together, so each element sums in ascending (b, s) order */                            \
-    for (ptrdiff_t b = 0; b < batch; b++) {                                                   \
-        const IDX *ib = ids + b * tlen;                                                       \
-        const T *dyb = dy + b * slen * f;                                                     \
-        for (ptrdiff_t t = 0; t < tlen; t++) {                                                \
-            if (t + FC_TAP_AHEAD < tlen) {  /* a row of this caller's coming up */            \
-                const ptrdiff_t ra = pos[ib[t + FC_TAP_AHEAD]];                               \
-                if (ra >= row_lo && ra < row_hi)                                              \
-                    FC_TAP_PREFETCH(q + ra * kf, kf * sizeof(T));                             \
-            }                                                                                 \
-            const ptrdiff_t r = pos[ib[t]];                                                   \
-            if (r < row_lo || r >= row_hi) continue;                                          \
-            T *qr = q + r * kf;                                                               \
-            for (int j = 0; j < k; j++) {                                                     \
-                ptrdiff_t s = t + left - (ptrdiff_t)j * dil;                                  \
-                if (s < 0) break;                  /* s only falls as j rises */              \
-                if (st > 1) {     /* an integer division costs more than the add below */     \
-                    if (s % st) continue;                                                     \
-                    s /= st;                                                                  \
+}
+
+/* Output step through which tap j reads input step t, or -1 if none. */
+#define FC_TAP_STEP(t, j, st, dil, left, slen, s_out)                                        \
+    do {                                                                                      \
+        ptrdiff_t s_ = (t) + (left) - (ptrdiff_t)(j) * (dil);                                 \
+        if (s_ >= 0 && (st) > 1) s_ = s_ % (st) ? -1 : s_ / (st);                             \
+        (s_out) = s_ < (slen) ? s_ : -1;                                                      \
+    } while (0)
+
+#define FC_TAP_ROW_KERNELS(T, VT, SUF)                                                       \
+/* rows [row_lo, row_hi) of q: block j of row r = the sum over the row's ids (ascending      \
+ * (b, t): item occ_b[n], step occ_t[n], n in [start[r], start[r + 1])) of dy[b, s] for the  \
+ * output step s reading that input step through tap j; four vectors of columns at a time    \
+ * are summed in registers and stored once */                                                \
+FC_TAP_CLONES static void fc_tap_rows_##SUF(const ptrdiff_t *occ_b, const ptrdiff_t *occ_t,  \
+                                            const ptrdiff_t *start, const T *dy, T *q,       \
+                                            ptrdiff_t row_lo, ptrdiff_t row_hi,              \
+                                            ptrdiff_t slen, ptrdiff_t f, int k, int st,      \
+                                            int dil, int left) {                             \
+    const ptrdiff_t kf = (ptrdiff_t)k * f, vl = (ptrdiff_t)(sizeof(VT) / sizeof(T));         \
+    for (ptrdiff_t r = row_lo; r < row_hi; r++) {                                             \
+        const ptrdiff_t n0 = start[r], n1 = start[r + 1];                                     \
+        for (int j = 0; j < k; j++) {                                                         \
+            T *o = q + r * kf + (ptrdiff_t)j * f;                                             \
+            ptrdiff_t c = 0;                                                                  \
+            for (; c + 4 * vl <= f; c += 4 * vl) {                                            \
+                VT a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0, b1, b2, b3;                    \
+                for (ptrdiff_t n = n0; n < n1; n++) {                                         \
+                    ptrdiff_t s;                                                              \
+                    FC_TAP_STEP(occ_t[n], j, st, dil, left, slen, s);                         \
+                    if (s < 0) continue;                                                      \
+                    const T *d = dy + (occ_b[n] * slen + s) * f + c;                          \
+                    memcpy(&b0, d, sizeof b0);                                                \
+                    memcpy(&b1, d + vl, sizeof b1);                                           \
+                    memcpy(&b2, d + 2 * vl, sizeof b2);                                       \
+                    memcpy(&b3, d + 3 * vl, sizeof b3);                                       \
+                    a0 = a0 + b0; a1 = a1 + b1; a2 = a2 + b2; a3 = a3 + b3;                   \
                 }                                                                             \
-                if (s >= slen) continue;                                                      \
-                FC_TAP_ADD(T, VT, qr + (ptrdiff_t)j * f, dyb + s * f, f);                     \
+                memcpy(o + c, &a0, sizeof a0);                                                \
+                memcpy(o + c + vl, &a1, sizeof a1);                                           \
+                memcpy(o + c + 2 * vl, &a2, sizeof a2);                                       \
+                memcpy(o + c + 3 * vl, &a3, sizeof a3);                                       \
+            }                                                                                 \
+            if (c < f) {                   /* last columns: summed in place */                \
+                for (ptrdiff_t cc = c; cc < f; cc++) o[cc] = 0;                               \
+                for (ptrdiff_t n = n0; n < n1; n++) {                                         \
+                    ptrdiff_t s;                                                              \
+                    FC_TAP_STEP(occ_t[n], j, st, dil, left, slen, s);                         \
+                    if (s < 0) continue;                                                      \
+                    FC_TAP_ADD(T, VT, o + c, dy + (occ_b[n] * slen + s) * f + c, f - c);      \
+                }                                                                             \
             }                                                                                 \
         }                                                                                     \
     }                                                                                         \
@@ -193,5 +210,7 @@ FC_TAP_CLONES static void fc_tap_colsum_##SUF(const T *dy, ptrdiff_t rows, ptrdi
 
 FC_TAP_COLSUM(float, f)
 FC_TAP_COLSUM(double, d)
+FC_TAP_ROW_KERNELS(float, fc_tap_vf, f)
+FC_TAP_ROW_KERNELS(double, fc_tap_vd, d)
 
 #endif

@@ -41,6 +41,28 @@ def test_bce_values_clipping_and_gradients(seed):
     assert float(loss(y[:, 0], p)) == pytest.approx(expect, rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("make", [Ls.BinaryCrossentropy, Ls.CategoricalCrossentropy,
+                                  Ls.MeanSquaredError,
+                                  lambda: Ls.BinaryCrossentropy(from_logits=True)],
+                         ids=["bce", "cce", "mse", "bce-logits"])
+@pytest.mark.parametrize("width", [1, 3])
+def test_value_and_grad_without_weights_equals_weights_of_one(seed, dtype, make, width):
+    # the training step's unweighted path skips building the weights; it must give the same
+    # bits as the general path with every weight 1 (clipped and NaN predictions included)
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.0, 1.0, size=(33, width)).astype(dtype)
+    p[0, 0], p[1, 0], p[2, 0] = 0.0, 1.0, np.nan
+    y = rng.integers(0, 2, size=(33, width)).astype(dtype)
+    loss = make()
+    with np.errstate(invalid="ignore"):
+        v0, g0 = loss.value_and_grad(y, p)
+        v1, g1 = loss.value_and_grad(y, p, sample_weight=np.ones(33, dtype))
+    assert np.array_equal(v0, v1, equal_nan=True)
+    assert g0.dtype == g1.dtype == dtype and g0.shape == g1.shape == p.shape
+    assert g0.tobytes() == g1.tobytes()
+
+
 def test_bce_from_logits_and_label_smoothing(seed):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, size=(5, 2)).astype(np.float64)

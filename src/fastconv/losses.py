@@ -92,8 +92,15 @@ class Loss:
         """The reduced loss and its gradient with respect to `y_pred` (same shape/dtype)."""
         y_pred = np.asarray(y_pred)
         values, dvalues = self.per_sample(y_true, y_pred, need_grad=True)
-        loss, dw = self.reduce(values, sample_weight)
-        grad = dvalues * dw.reshape(dw.shape + (1,) * (dvalues.ndim - dw.ndim))
+        if sample_weight is None and self.reduction == "sum_over_batch_size":
+            # the training step's case: every weight is 1/N, so skip building them
+            # (same numbers as `reduce`: the float64 sum over N, and 1/N in the values' dtype)
+            n = values.size if values.size else 1
+            loss = values.sum(dtype=np.float64) / n
+            grad = dvalues * (values.dtype.type(1) / values.dtype.type(n))
+        else:
+            loss, dw = self.reduce(values, sample_weight)
+            grad = dvalues * dw.reshape(dw.shape + (1,) * (dvalues.ndim - dw.ndim))
         return float(loss), grad.reshape(y_pred.shape).astype(y_pred.dtype, copy=False)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -120,8 +127,17 @@ def _match_weight(w, values):
     return w
 
 
+_EPS = {}
+
+
 def _eps(dtype):
-    return np.asarray(backend.epsilon(), dtype=dtype)
+    """backend.epsilon() as a 0-d array of `dtype` (cached: the training step asks every batch)."""
+    key = (np.dtype(dtype), backend.epsilon())
+    eps = _EPS.get(key)
+    if eps is None:
+        eps = _EPS[key] = np.asarray(key[1], dtype=key[0])
+        eps.flags.writeable = False
+    return eps
 
 
 class BinaryCrossentropy(Loss):
@@ -154,13 +170,20 @@ class BinaryCrossentropy(Loss):
             grad = ((1.0 / (1.0 + np.exp(-p))) - y) / d if need_grad else None
             return vals.astype(p.dtype), grad
         eps = _eps(p.dtype)
-        pc = np.clip(p, eps, 1 - eps)
-        vals = -(y * np.log(pc) + (1 - y) * np.log(1 - pc)).mean(axis=-1)
+        top = 1 - eps
+        pc = np.minimum(np.maximum(p, eps), top)   # np.clip, without its dispatch overhead
+        ny, npc = 1 - y, 1 - pc
+        terms = y * np.log(pc) + ny * np.log(npc)
+        # a mean over one value is that value
+        vals = -(terms[..., 0] if d == 1 else terms.mean(axis=-1))
         grad = None
         if need_grad:
-            inside = (p >= eps) & (p <= 1 - eps)
-            grad = np.where(inside, (-(y / pc) + (1 - y) / (1 - pc)) / d, 0).astype(p.dtype)
-        return vals.astype(p.dtype), grad
+            slope = -(y / pc) + ny / npc
+            if d != 1:
+                slope /= d
+            inside = (p >= eps) & (p <= top)
+            grad = np.where(inside, slope, 0).astype(p.dtype, copy=False)
+        return vals.astype(p.dtype, copy=False), grad
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction, "from_logits": self.from_logits,
