@@ -226,10 +226,10 @@ def rmsprop_rows(floating[:, ::1] p, const floating[:, ::1] grad, floating[:, ::
 cdef extern from "optim_kernels.h" nogil:
     void fc_decay_row_f(float *v, isize n, long long k, float rho, float c)
     void fc_decay_row_d(double *v, isize n, long long k, double rho, double c)
-    void fc_rmsprop_row_f(float *p, const float *g, float *v, isize n, float lr, float rho,
-                          float omr, float eps)
-    void fc_rmsprop_row_d(double *p, const double *g, double *v, isize n, double lr,
-                          double rho, double omr, double eps)
+    isize fc_rmsprop_row_f(float *p, const float *g, float *v, isize n, float lr, float rho,
+                           float omr, float eps)
+    isize fc_rmsprop_row_d(double *p, const double *g, double *v, isize n, double lr,
+                           double rho, double omr, double eps)
     void fc_prefetch_row(const void *p, isize nbytes)
 
 
@@ -243,22 +243,22 @@ cdef inline void _decay_row(floating* v, isize n, long long k, floating rho,
 
 def rmsprop_rows_deferred(floating[:, ::1] p, const floating[:, ::1] grad, const int[::1] rows,
                           isize count, floating[:, ::1] v, long long[::1] stamp, long long step,
-                          unsigned char[::1] bad, double lr, double rho, double one_minus_rho,
-                          double epsilon, double zero, int num_threads):
+                          double lr, double rho, double one_minus_rho, double epsilon,
+                          double zero, int num_threads):
     """Step `step` for rows rows[:count] (gradient grad[j] for row rows[j], distinct rows):
     first the decays of steps stamp[r]+1 .. step-1, then the full update; stamp[r] = step.
-    bad[j] = 1 when row rows[j] now holds a velocity value that is not >= 0 (NaN), else 0."""
+    Returns how many velocity values of those rows are now not >= 0 (NaN)."""
     cdef isize E = p.shape[1]
-    cdef isize j, r, i
+    cdef isize j, r
+    cdef isize nbad = 0
     cdef floating lr_ = <floating>lr, rho_ = <floating>rho, omr_ = <floating>one_minus_rho
     cdef floating eps_ = <floating>epsilon, zero_ = <floating>zero
     cdef floating c = omr_ * (zero_ * zero_)
-    cdef int row_bad
     if E == 0:
-        bad[:count] = 0
-        return
+        return 0
     # Rows come in first-appearance order and their costs differ widely (a rare row may carry
-    # hundreds of deferred decays), so rows are dealt out one at a time (static, chunk 1).
+    # hundreds of deferred decays), so rows are dealt out one at a time (static, chunk 1). The
+    # count of bad values is a sum of integers: the same for any thread count.
     for j in prange(count, nogil=True, schedule="static", chunksize=1,
                     num_threads=num_threads):
         if j + PREFETCH_ROWS < count:  # the rows are scattered over the table: fetch ahead
@@ -267,14 +267,11 @@ def rmsprop_rows_deferred(floating[:, ::1] p, const floating[:, ::1] grad, const
         r = rows[j]
         _decay_row(&v[r, 0], E, step - 1 - stamp[r], rho_, c)
         if floating is float:
-            fc_rmsprop_row_f(&p[r, 0], &grad[j, 0], &v[r, 0], E, lr_, rho_, omr_, eps_)
+            nbad += fc_rmsprop_row_f(&p[r, 0], &grad[j, 0], &v[r, 0], E, lr_, rho_, omr_, eps_)
         else:
-            fc_rmsprop_row_d(&p[r, 0], &grad[j, 0], &v[r, 0], E, lr_, rho_, omr_, eps_)
+            nbad += fc_rmsprop_row_d(&p[r, 0], &grad[j, 0], &v[r, 0], E, lr_, rho_, omr_, eps_)
         stamp[r] = step
-        row_bad = 0
-        for i in range(E):
-            row_bad = row_bad | <int>(not (v[r, i] >= 0))
-        bad[j] = <unsigned char>row_bad
+    return nbad
 
 
 def rmsprop_catch_up(floating[:, ::1] v, long long[::1] stamp, long long step, double rho,

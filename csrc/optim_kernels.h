@@ -78,17 +78,21 @@ FC_DECAY_ROW(double, d)
 
 /* Plain RMSprop on one row, the dense kernel's formula and operation order (csrc/_optim.pyx):
  * v = rho*v + omr*(g*g); p = p - (lr*g) / sqrt(v + eps). sqrt and division are correctly
- * rounded in every variant, so the AVX2 clone gives the same bits. */
+ * rounded in every variant, so the AVX2 clone gives the same bits. Returns how many of the
+ * new velocity values are not >= 0 (NaN), counted in the same pass. */
 #define FC_RMSPROP_ROW(T, SUF, SQRT)                                                        \
-FC_OPT_CLONES static void fc_rmsprop_row_##SUF(T *restrict p, const T *restrict g,          \
-                                               T *restrict v, ptrdiff_t n, T lr, T rho,     \
-                                               T omr, T eps) {                              \
+FC_OPT_CLONES static ptrdiff_t fc_rmsprop_row_##SUF(T *restrict p, const T *restrict g,     \
+                                                    T *restrict v, ptrdiff_t n, T lr, T rho,\
+                                                    T omr, T eps) {                         \
+    ptrdiff_t bad = 0;                                                                      \
     for (ptrdiff_t i = 0; i < n; i++) {                                                     \
         const T gi = g[i];                                                                  \
         const T vi = rho * v[i] + omr * (gi * gi);                                          \
         v[i] = vi;                                                                          \
         p[i] = p[i] - (lr * gi) / SQRT(vi + eps);                                           \
+        bad += !(vi >= 0);                                                                  \
     }                                                                                       \
+    return bad;                                                                             \
 }
 
 FC_RMSPROP_ROW(float, f, sqrtf)

@@ -359,7 +359,6 @@ class _DeferredDecay:
     def __init__(self, var, velocity):
         self.var, self.velocity = var, velocity
         self.stamp = np.zeros(var.shape[0], dtype=np.int64)
-        self._bad = np.empty(0, dtype=np.uint8)   # per touched row: velocity now NaN or < 0
         self.count = 0            # steps run; row r's velocity is current up to stamp[r]
         self.pending = False
         self.rho = None
@@ -396,10 +395,8 @@ class _DeferredDecay:
         if not self.usable:
             return False
         self.count += 1
-        if self._bad.shape[0] < grad.count:
-            self._bad = np.empty(grad.rows.shape[0], dtype=np.uint8)
         bad = _rmsprop_rows_deferred(p, grad.values, grad.rows, grad.count, v, self.stamp,
-                                     self.count, self._bad, lr, rho, epsilon)
+                                     self.count, lr, rho, epsilon)
         self.pending = True
         if bad:
             self.catch_up()

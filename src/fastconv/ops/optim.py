@@ -223,8 +223,8 @@ def _rmsprop_update_rows(param, grad_rows, velocity, pos, learning_rate, rho=0.9
                             kernel_threads(2 * param.size))
 
 
-def _rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step, bad,
-                           learning_rate, rho, epsilon):
+def _rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step, learning_rate,
+                           rho, epsilon):
     """Internal training fast path: plain RMSprop step `step` of a (V, E) table whose gradient
     is grad_rows[j] for row rows[j] (j < count, distinct rows) and zero elsewhere, with the
     velocity decays of zero-gradient steps deferred (csrc/_optim.pyx explains the scheme).
@@ -236,16 +236,15 @@ def _rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step,
     epsilon > 0, 0 < rho <= 1 unchanged, and no velocity value below 0 or NaN.
 
     For the optimizers' use only: param, velocity (V, E) and grad_rows (R, E) C-contiguous of
-    one dtype, rows (R,) int32, stamp (V,) int64, bad (>= R,) uint8 scratch, all owned by the
-    caller. Returns True when a touched row now holds a NaN or negative velocity value (the
-    caller must then stop deferring).
+    one dtype, rows (R,) int32, stamp (V,) int64, all owned by the caller. Returns True when a
+    touched row now holds a NaN or negative velocity value (the caller must then stop
+    deferring).
     """
     if not count:
         return False
-    _optim.rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step, bad,
-                                 learning_rate, rho, 1.0 - rho, epsilon, 0.0,
-                                 kernel_threads(3 * count * param.shape[1]))
-    return bool(bad[:count].any())
+    return _optim.rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step,
+                                        learning_rate, rho, 1.0 - rho, epsilon, 0.0,
+                                        kernel_threads(3 * count * param.shape[1])) > 0
 
 
 def _rmsprop_catch_up(velocity, stamp, step, rho):
