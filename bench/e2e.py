@@ -162,6 +162,34 @@ def _run_child(framework, workload, n_train, threads):
     return None
 
 
+def _gemm_scaling(threads, seconds=0.6):
+    """How much faster `threads` threads run than 1 on fastconv's conv kernel alone, now: the
+    three products of the IMDb distinct-row step (1152 x 128 x 224 each, L2-sized operands),
+    timed in turn on 1 and `threads` threads. On these shared hosts the second core's speed
+    comes and goes; this shows what the machine gave at the time of an epoch measurement."""
+    import numpy as np
+    from fastconv._ext import _conv
+    rng = np.random.default_rng(0)
+    u = rng.random((12, 96, 128), dtype=np.float32)
+    q = rng.random((12, 96, 224), dtype=np.float32)
+    w, wt = rng.random((1, 128, 224), dtype=np.float32), rng.random((1, 224, 128), dtype=np.float32)
+    p, g = np.empty_like(q), np.empty_like(u)
+    dw, db = np.empty_like(w), np.empty(224, np.float32)
+
+    def three(nt):
+        _conv.conv1d_forward(u, w, None, p, 1, 1, 0, 1, 0, nt)
+        _conv.conv1d_backward(q, u, dw, None, dw, db, 1, 1, 0, 1, nt)
+        _conv.conv1d_forward(q, wt, None, g, 1, 1, 0, 1, 0, nt)
+    times = {1: [], threads: []}
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        for nt in (1, threads):
+            t = time.perf_counter()
+            three(nt)
+            times[nt].append(time.perf_counter() - t)
+    return statistics.median(times[1]) / statistics.median(times[threads])
+
+
 def _installed(framework):
     if framework == "fastconv":
         return True
@@ -194,9 +222,12 @@ def main(argv=None):
         # or slows down during the run (these hosts are shared) weighs on every framework alike.
         runs = [(fw, fw, args.threads) for fw in frameworks]
         if wl == "imdb" and "fastconv" in frameworks and args.threads > 1:
-            runs.append(("fastconv-1t", "fastconv", 1))
+            # right after the configured-thread run, so each pair sees the host alike
+            runs.insert(frameworks.index("fastconv") + 1, ("fastconv-1t", "fastconv", 1))
         for _ in range(repeats):
             for key, fw, threads in runs:
+                if key == "fastconv-1t":   # the thread row: also what the host gave just then
+                    raw.setdefault(("gemm-scaling", wl), []).append(_gemm_scaling(args.threads))
                 r = _run(fw, "none" if wl == "import" else wl, n_train, threads, args.busy)
                 raw.setdefault((key, wl), [])
                 if r:
@@ -208,7 +239,7 @@ def main(argv=None):
                 raw.setdefault((fw, wl), v)
                 if fw not in frameworks:
                     frameworks.append(fw)
-    frameworks = [f for f in frameworks if f != "fastconv-1t"]
+    frameworks = [f for f in frameworks if f not in ("fastconv-1t", "gemm-scaling")]
     keys = {"import": ["import_s"],
             "imdb": ["fit_epoch_s", "fit_epoch_cpu_s", "predict_s", "peak_rss_mb", "test_acc"],
             "stock": ["fit_s", "fit_cpu_s", "peak_rss_mb"]}
@@ -234,6 +265,11 @@ def main(argv=None):
         print(f"fastconv IMDb epoch: 1 thread {statistics.median(one):.2f} s, {args.threads} "
               f"threads {statistics.median(two):.2f} s: "
               f"{statistics.median(one) / statistics.median(two):.2f}x faster")
+        pairs = [a / b for a, b in zip(one, two)]
+        probe = raw.get(("gemm-scaling", "imdb"), [])
+        print(f"  per repeat (each {args.threads}-thread epoch with the 1-thread one right after "
+              f"it): {', '.join(f'{x:.2f}x' for x in pairs)}; the conv kernel alone at those "
+              f"moments: {', '.join(f'{x:.2f}x' for x in probe)}")
     try:
         load = os.getloadavg()
         print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "

@@ -56,6 +56,16 @@ def test_stays_on_configured_count_for_a_small_gain(num_threads):
     assert gov.period > _threads.PERIOD
 
 
+def test_probe_period_grows_faster_on_clear_evidence(num_threads):
+    num_threads(2)
+    for one, growth in ((0.0105, 2), (0.016, 4)):   # 1 thread 5 % / 60 % slower than 2
+        clock = FakeClock({2: 0.010, 1: one})
+        with _threads.ThreadGovernor(enabled=True, clock=clock) as gov:
+            _drive(gov, clock, _threads.FIRST_PROBE + _threads.WINDOW)   # the first probe
+            assert gov.current == 2 and gov._probe is None
+            assert gov.period == growth * _threads.PERIOD
+
+
 def test_restores_count_after_an_exception(num_threads):
     num_threads(2)
     clock = FakeClock({2: 0.010, 1: 0.001})

@@ -8,8 +8,8 @@ idle, 11.5 s on 2 threads beside one busy process, 6.9 s on 1). So the loop runs
 configured count and, every `period` steps, times a few steps on the other choice (1 thread, or
 back to the configured count) and moves to 1 thread only when its median step time is clearly
 lower (LEAVE), back to the configured count when that is lower at all (RETURN). A probe that
-confirms the current choice doubles the period (up to MAX_PERIOD), so a steady machine pays for
-few probes.
+confirms the current choice doubles the period (quadruples it when the other choice was more
+than SURE times slower; up to MAX_PERIOD), so a steady machine pays for few probes.
 
 FASTCONV_ADAPTIVE_THREADS=0 turns it off (the configured count is used throughout), and so does
 a change of the thread count during the loop (`fastconv.set_num_threads` in a callback, say):
@@ -29,6 +29,9 @@ WINDOW = 8          # steps per probe; the first after a switch is not counted (
 # and 1 thread is never much faster on an idle one); return to it on any gain.
 LEAVE = 0.8
 RETURN = 1.0
+# A probe this much slower than the choice in force is clear evidence: the period grows 4x
+# instead of 2x (on an idle 2-core machine an IMDb epoch then spends 3 probes on 1 thread, not 5).
+SURE = 1.25
 
 
 def _median(v):
@@ -120,6 +123,6 @@ class ThreadGovernor:
             self.period = PERIOD
             self._recent = []
         else:
-            self.period = min(2 * self.period, MAX_PERIOD)
+            self.period = min((4 if probe >= SURE * here else 2) * self.period, MAX_PERIOD)
         self._set(self.current)
         self._until_probe = self.period
