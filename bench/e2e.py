@@ -226,7 +226,7 @@ def main(argv=None):
             runs.insert(frameworks.index("fastconv") + 1, ("fastconv-1t", "fastconv", 1))
         for _ in range(repeats):
             for key, fw, threads in runs:
-                if key == "fastconv-1t":   # the thread row: also what the host gave just then
+                if key == "fastconv-1t" and not args.busy:   # what the host gave just then
                     raw.setdefault(("gemm-scaling", wl), []).append(_gemm_scaling(args.threads))
                 r = _run(fw, "none" if wl == "import" else wl, n_train, threads, args.busy)
                 raw.setdefault((key, wl), [])
@@ -268,8 +268,9 @@ def main(argv=None):
         pairs = [a / b for a, b in zip(one, two)]
         probe = raw.get(("gemm-scaling", "imdb"), [])
         print(f"  per repeat (each {args.threads}-thread epoch with the 1-thread one right after "
-              f"it): {', '.join(f'{x:.2f}x' for x in pairs)}; the conv kernel alone at those "
-              f"moments: {', '.join(f'{x:.2f}x' for x in probe)}")
+              f"it): {', '.join(f'{x:.2f}x' for x in pairs)}"
+              + (f"; the conv kernel alone at those moments: "
+                 f"{', '.join(f'{x:.2f}x' for x in probe)}" if probe else ""))
     try:
         load = os.getloadavg()
         print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "

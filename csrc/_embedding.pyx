@@ -17,7 +17,7 @@
 cimport cython
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 ctypedef Py_ssize_t isize
