@@ -225,6 +225,7 @@ def main(argv=None):
             # right after the configured-thread run, so each pair sees the host alike
             runs.insert(frameworks.index("fastconv") + 1, ("fastconv-1t", "fastconv", 1))
         for _ in range(repeats):
+            epoch = None   # this repeat's configured-thread fastconv epoch
             for key, fw, threads in runs:
                 if key == "fastconv-1t" and not args.busy:   # what the host gave just then
                     raw.setdefault(("gemm-scaling", wl), []).append(_gemm_scaling(args.threads))
@@ -232,6 +233,10 @@ def main(argv=None):
                 raw.setdefault((key, wl), [])
                 if r:
                     raw[(key, wl)].append(r)
+                    if key == "fastconv" and wl == "imdb":
+                        epoch = r["fit_epoch_s"]
+                    elif key == "fastconv-1t" and epoch:
+                        raw.setdefault(("thread-pairs", wl), []).append(r["fit_epoch_s"] / epoch)
     for path in args.merge:
         with open(path) as f:
             for k, v in json.load(f).items():
@@ -239,7 +244,8 @@ def main(argv=None):
                 raw.setdefault((fw, wl), v)
                 if fw not in frameworks:
                     frameworks.append(fw)
-    frameworks = [f for f in frameworks if f not in ("fastconv-1t", "gemm-scaling")]
+    frameworks = [f for f in frameworks
+                  if f not in ("fastconv-1t", "gemm-scaling", "thread-pairs")]
     keys = {"import": ["import_s"],
             "imdb": ["fit_epoch_s", "fit_epoch_cpu_s", "predict_s", "peak_rss_mb", "test_acc"],
             "stock": ["fit_s", "fit_cpu_s", "peak_rss_mb"]}
@@ -265,7 +271,7 @@ def main(argv=None):
         print(f"fastconv IMDb epoch: 1 thread {statistics.median(one):.2f} s, {args.threads} "
               f"threads {statistics.median(two):.2f} s: "
               f"{statistics.median(one) / statistics.median(two):.2f}x faster")
-        pairs = [a / b for a, b in zip(one, two)]
+        pairs = raw.get(("thread-pairs", "imdb"), [])
         probe = raw.get(("gemm-scaling", "imdb"), [])
         print(f"  per repeat (each {args.threads}-thread epoch with the 1-thread one right after "
               f"it): {', '.join(f'{x:.2f}x' for x in pairs)}"

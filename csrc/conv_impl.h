@@ -694,8 +694,8 @@ FC_ATTR static void FC_FN(dw_narrow_tasks)(const FC_T *x, const FC_T *dy, int ba
  * fastest; the thread owns those dw blocks outright and sums over batch then output steps in
  * ascending order. Steps are walked in chunks; for each chunk the thread first copies dy into
  * [filter block][rows][NR] panels and x into [24-channel panel][rows][24] panels (those its
- * tasks read): rows of x and
- * dy are often a power-of-two apart and, read in place, would crowd into a few L1 sets.
+ * tasks read): rows of x and dy are often a power-of-two apart and, read in place, would crowd
+ * into a few L1 sets.
  * Packing moves data only, so the sums are the same with or without it (the unpacked path runs
  * if the buffers cannot be allocated).
  */

@@ -24,7 +24,7 @@
 #define FC_TAP_CLONES
 #endif
 
-#define FC_TAP_AHEAD 4     /* steps ahead whose rows are requested early (random rows of p, q) */
+#define FC_TAP_AHEAD 4     /* steps ahead whose (random) rows of p are requested early */
 #define FC_TAP_PREFETCH(ptr, bytes)                                                           \
     do {                                                                                      \
         const char *pf_ = (const char *)(ptr);                                                \

@@ -63,6 +63,18 @@ def test_value_and_grad_without_weights_equals_weights_of_one(seed, dtype, make,
     assert g0.tobytes() == g1.tobytes()
 
 
+def test_value_and_grad_uses_an_overridden_reduce():
+    class Halved(Ls.MeanSquaredError):
+        def reduce(self, values, sample_weight=None):
+            loss, w = super().reduce(values, sample_weight)
+            return loss / 2, w / 2
+
+    y, p = np.zeros((4, 1), np.float32), np.ones((4, 1), np.float32)
+    value, grad = Halved().value_and_grad(y, p)
+    assert value == float(Halved()(y, p)) == 0.5
+    np.testing.assert_array_equal(grad, np.full((4, 1), 0.25, np.float32))
+
+
 def test_bce_from_logits_and_label_smoothing(seed):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, size=(5, 2)).astype(np.float64)

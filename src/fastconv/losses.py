@@ -92,9 +92,11 @@ class Loss:
         """The reduced loss and its gradient with respect to `y_pred` (same shape/dtype)."""
         y_pred = np.asarray(y_pred)
         values, dvalues = self.per_sample(y_true, y_pred, need_grad=True)
-        if sample_weight is None and self.reduction == "sum_over_batch_size":
-            # the training step's case: every weight is 1/N, so skip building them
-            # (same numbers as `reduce`: the float64 sum over N, and 1/N in the values' dtype)
+        if sample_weight is None and self.reduction == "sum_over_batch_size" and \
+                type(self).reduce is Loss.reduce and dvalues.dtype == values.dtype:
+            # the training step's case: every weight is 1/N, so skip building them (same
+            # numbers as `reduce`, which a subclass may override: the float64 sum over N, and
+            # 1/N in the values' dtype)
             n = values.size if values.size else 1
             loss = values.sum(dtype=np.float64) / n
             grad = dvalues * (values.dtype.type(1) / values.dtype.type(n))
