@@ -178,10 +178,10 @@ cdef extern from "tap_kernels.h" nogil:
                         int relu, double *out, isize tlen, isize slen, isize f, int k, int st,
                         int dil, int left)
     void fc_tap_rows_f(const isize *occ_b, const isize *occ_t, const isize *start,
-                       const float *dy, float *q, isize row_lo, isize row_hi, isize slen,
+                       const float *dy, float *q, isize u_lo, isize u_hi, isize slen,
                        isize f, int k, int st, int dil, int left)
     void fc_tap_rows_d(const isize *occ_b, const isize *occ_t, const isize *start,
-                       const double *dy, double *q, isize row_lo, isize row_hi, isize slen,
+                       const double *dy, double *q, isize u_lo, isize u_hi, isize slen,
                        isize f, int k, int st, int dil, int left)
     void fc_tap_colsum_f(const float *dy, isize rows, isize f, isize c0, isize c1, float *out)
     void fc_tap_colsum_d(const double *dy, isize rows, isize f, isize c0, isize c1, double *out)
@@ -217,17 +217,21 @@ def tap_sum(const index_t[:, ::1] ids, const int[::1] pos, const floating[:, ::1
                                k, strides, dilation, left)
 
 
-cdef inline isize _row_bound(const isize* cum, isize rows, int i, int n) noexcept nogil:
-    # first row of share i of n: rows split so that each share holds about 1/n of the ids
-    cdef isize lo = 0, hi = rows, mid, want
+cdef inline isize _block_bound(const isize* cum, isize rows, isize k, int i,
+                               int n) noexcept nogil:
+    # First (row, tap) block of share i of n, blocks u = row*k + tap in order: shares hold
+    # about 1/n of the work (a block costs its row's id count), so a row holding many ids (a
+    # padding id, say) can be split between threads tap by tap.
+    cdef isize lo = 0, hi = rows * k, mid, r, want
     if i <= 0:
         return 0
     if i >= n:
-        return rows
-    want = cum[rows] * i // n
-    while lo < hi:             # smallest r with cum[r] >= want
+        return rows * k
+    want = cum[rows] * k * i // n
+    while lo < hi:             # smallest u with cost(blocks before u) >= want
         mid = (lo + hi) // 2
-        if cum[mid] < want:
+        r = mid // k
+        if cum[r] * k + (mid - r * k) * (cum[r + 1] - cum[r]) < want:
             lo = mid + 1
         else:
             hi = mid
@@ -241,10 +245,9 @@ def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const i
     tap j reading input step t (ascending b, s); dbias[f] = sum of dy[..., f] (in double).
 
     First, serially, the ids are listed by row (a counting sort: ascending (b, t) within each
-    row). Then each thread owns a contiguous range of q's rows, cut so that the ranges hold
-    about the same number of ids, and builds each of its rows in turn from that row's ids: q
-    is written once, row by row, and no cache line is written by two threads but at the range
-    ends. Each thread also owns a contiguous share of the bias columns. Every element is summed
+    row). Then each thread owns a contiguous range of q's (row, tap) blocks, cut so that the
+    ranges hold about the same work, and builds each block from its row's ids: q is written
+    once, block by block, and no cache line is written by two threads but at the range ends. Each thread also owns a contiguous share of the bias columns. Every element is summed
     in the same order whatever the thread count, so results are bitwise equal for any number
     of threads.
     """
@@ -285,8 +288,8 @@ def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const i
         with parallel(num_threads=num_threads):
             nthreads = fc_omp_get_num_threads()
             tid = threadid()
-            lo = _row_bound(cum, zero_rows, tid, nthreads)
-            hi = _row_bound(cum, zero_rows, tid + 1, nthreads)
+            lo = _block_bound(cum, zero_rows, k, tid, nthreads)
+            hi = _block_bound(cum, zero_rows, k, tid + 1, nthreads)
             if floating is float:
                 fc_tap_rows_f(occ, occ + B * T, cum, &dy[0, 0, 0], &q[0, 0], lo, hi, S, F, k,
                               strides, dilation, left)

@@ -6,10 +6,10 @@
  *
  * fc_tap_sum_*:     out[s, :] = bias + sum over taps j (ascending) of p[pos[ids[t]], j block],
  *                   then relu if asked (one batch item: ids (T,), out (S, F); bias may be NULL).
- * fc_tap_rows_*:    q's rows [row_lo, row_hi), each the sum over its ids (ascending b, t) of
- *                   dy[b, s] in block j for every tap j reading that input step; each q row
- *                   is written by one caller only, so the sum order is fixed whatever the
- *                   threads.
+ * fc_tap_rows_*:    q's (row, tap) blocks [u_lo, u_hi), each the sum over the row's ids
+ *                   (ascending b, t) of dy[b, s] for the step s reading that input step
+ *                   through the tap; each block is written by one caller only, so the sum
+ *                   order is fixed whatever the threads.
  * fc_tap_colsum_*:  column sums of dy's (rows, F) over columns [c0, c1), in double.
  */
 #ifndef FASTCONV_TAP_KERNELS_H
@@ -143,19 +143,21 @@ FC_TAP_CLONES static void fc_tap_sum_##SUF(const IDX *ids, const int *pos, const
     } while (0)
 
 #define FC_TAP_ROW_KERNELS(T, VT, SUF)                                                       \
-/* rows [row_lo, row_hi) of q: block j of row r = the sum over the row's ids (ascending      \
- * (b, t): item occ_b[n], step occ_t[n], n in [start[r], start[r + 1])) of dy[b, s] for the  \
- * output step s reading that input step through tap j; four vectors of columns at a time    \
- * are summed in registers and stored once */                                                \
+/* blocks [u_lo, u_hi) of q, block u = (row u / k, tap u % k): block j of row r = the sum   \
+ * over the row's ids (ascending (b, t): item occ_b[n], step occ_t[n], n in [start[r],       \
+ * start[r + 1])) of dy[b, s] for the output step s reading that input step through tap j;   \
+ * four vectors of columns at a time are summed in registers and stored once */              \
 FC_TAP_CLONES static void fc_tap_rows_##SUF(const ptrdiff_t *occ_b, const ptrdiff_t *occ_t,  \
                                             const ptrdiff_t *start, const T *dy, T *q,       \
-                                            ptrdiff_t row_lo, ptrdiff_t row_hi,              \
+                                            ptrdiff_t u_lo, ptrdiff_t u_hi,                  \
                                             ptrdiff_t slen, ptrdiff_t f, int k, int st,      \
                                             int dil, int left) {                             \
     const ptrdiff_t kf = (ptrdiff_t)k * f, vl = (ptrdiff_t)(sizeof(VT) / sizeof(T));         \
-    for (ptrdiff_t r = row_lo; r < row_hi; r++) {                                             \
+    for (ptrdiff_t r = u_lo / k; r * k < u_hi; r++) {                                         \
         const ptrdiff_t n0 = start[r], n1 = start[r + 1];                                     \
-        for (int j = 0; j < k; j++) {                                                         \
+        const int j0 = r * k < u_lo ? (int)(u_lo - r * k) : 0;                                \
+        const int j1 = (r + 1) * k > u_hi ? (int)(u_hi - r * k) : k;                          \
+        for (int j = j0; j < j1; j++) {                                                       \
             T *o = q + r * kf + (ptrdiff_t)j * f;                                             \
             ptrdiff_t c = 0;                                                                  \
             for (; c + 4 * vl <= f; c += 4 * vl) {                                            \
