@@ -701,6 +701,22 @@ FC_ATTR static void FC_FN(dw_narrow_tasks)(const FC_T *x, const FC_T *dy, int ba
  */
 #define FC_XP 24  /* channels per packed x panel (a multiple of FC_MR_DW) */
 
+/* n rows of w values, ld apart, into a panel of n rows of width (w <= width), zero past w.
+ * Called with a constant width: full rows then copy in fixed-size moves (vector moves). */
+FC_ATTR static inline void FC_FN(pack_panel)(FC_T *dst, const FC_T *src, ptrdiff_t n,
+                                             ptrdiff_t ld, int w, const int width)
+{
+    if (w == width) {
+        for (ptrdiff_t i = 0; i < n; i++, src += ld, dst += width)
+            memcpy(dst, src, sizeof(FC_T) * (size_t)width);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; i++, src += ld, dst += width) {
+        memcpy(dst, src, sizeof(FC_T) * (size_t)w);
+        for (int v = w; v < width; v++) dst[v] = 0;
+    }
+}
+
 FC_ATTR static void FC_FN(dw_tasks)(const FC_T *x, const FC_T *dy, int batch, int tlen, int cin,
                                     int slen, int fout, int ksize, int st, int dil, int left,
                                     int groups, FC_T *dw, long task_lo, long task_hi, int chunk)
@@ -772,32 +788,16 @@ FC_ATTR static void FC_FN(dw_tasks)(const FC_T *x, const FC_T *dy, int batch, in
                 for (int g = pk.g0; g <= pk.g1; g++)
                     for (int fb = pk.fb0; fb <= pk.fb1; fb++) {
                         const int nr = fg - fb * FC_NR < FC_NR ? fg - fb * FC_NR : FC_NR;
-                        FC_T *dst = dyp + ((ptrdiff_t)g * nfb + fb) * ns * FC_NR;
-                        const FC_T *src = dyb + (ptrdiff_t)s0 * fout + g * fg + fb * FC_NR;
-                        if (nr == FC_NR) {     /* a fixed-size copy compiles to vector moves */
-                            for (int n = 0; n < ns; n++, src += fout, dst += FC_NR)
-                                memcpy(dst, src, sizeof(FC_T) * FC_NR);
-                        } else {
-                            for (int n = 0; n < ns; n++, src += fout, dst += FC_NR) {
-                                memcpy(dst, src, sizeof(FC_T) * (size_t)nr);
-                                for (int v = nr; v < FC_NR; v++) dst[v] = 0;
-                            }
-                        }
+                        FC_FN(pack_panel)(dyp + ((ptrdiff_t)g * nfb + fb) * ns * FC_NR,
+                                          dyb + (ptrdiff_t)s0 * fout + g * fg + fb * FC_NR,
+                                          ns, fout, nr, FC_NR);
                     }
                 for (int g = pk.g0; g <= pk.g1; g++)
                     for (int pnl = pk.p0; pnl <= pk.p1; pnl++) {
                         const int w = cg - pnl * FC_XP < FC_XP ? cg - pnl * FC_XP : FC_XP;
-                        FC_T *dst = xp + ((ptrdiff_t)g * nxp + pnl) * nt * FC_XP;
-                        const FC_T *src = xb + t_lo * cin + g * cg + pnl * FC_XP;
-                        if (w == FC_XP) {
-                            for (ptrdiff_t n = 0; n < nt; n++, src += cin, dst += FC_XP)
-                                memcpy(dst, src, sizeof(FC_T) * FC_XP);
-                        } else {
-                            for (ptrdiff_t n = 0; n < nt; n++, src += cin, dst += FC_XP) {
-                                memcpy(dst, src, sizeof(FC_T) * (size_t)w);
-                                for (int v = w; v < FC_XP; v++) dst[v] = 0;
-                            }
-                        }
+                        FC_FN(pack_panel)(xp + ((ptrdiff_t)g * nxp + pnl) * nt * FC_XP,
+                                          xb + t_lo * cin + g * cg + pnl * FC_XP,
+                                          nt, cin, w, FC_XP);
                     }
             }
             long q0 = task_lo;
