@@ -247,9 +247,10 @@ def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const i
     First, serially, the ids are listed by row (a counting sort: ascending (b, t) within each
     row). Then each thread owns a contiguous range of q's (row, tap) blocks, cut so that the
     ranges hold about the same work, and builds each block from its row's ids: q is written
-    once, block by block, and no cache line is written by two threads but at the range ends. Each thread also owns a contiguous share of the bias columns. Every element is summed
-    in the same order whatever the thread count, so results are bitwise equal for any number
-    of threads.
+    once, block by block, and no cache line is written by two threads but at the range ends.
+    Each thread also owns a contiguous share of the bias columns. Every element is summed in
+    the same order whatever the thread count, so results are bitwise equal for any number of
+    threads.
     """
     cdef isize B = dy.shape[0], S = dy.shape[1], F = dy.shape[2], T = ids.shape[1]
     cdef isize n, r, b, t, lo = 0, hi = 0
