@@ -112,12 +112,18 @@ def scatter_add(const index_t[::1] ids, const floating[:, ::1] dy, floating[:, :
 #   starting from zero, so every element is computed exactly as scatter_add computes its dense
 #   row (0 + dy[n0] + dy[n1] + ...): bit-identical to the dense gradient for any thread count.
 def number_rows(const index_t[::1] ids, int[::1] pos, int[::1] rows):
-    cdef isize N = ids.shape[0], n
-    cdef int count = 0
+    """Number the distinct ids; -1 (pos put back to all -1) when an id is outside pos."""
+    cdef isize N = ids.shape[0], V = pos.shape[0], n
+    cdef int count = 0, j
     cdef index_t r
     with nogil:
         for n in range(N):
             r = ids[n]
+            if r < 0 or r >= V:
+                for j in range(count):
+                    pos[rows[j]] = -1
+                count = -1
+                break
             if pos[r] < 0:
                 pos[r] = count
                 rows[count] = <int>r

@@ -301,6 +301,32 @@ def test_bad_id_same_error_as_separate_layers(rng):
     assert "ids[1, 7]=99" in str(fused.value)
 
 
+def test_bad_id_in_training_leaves_the_model_as_it_was(rng):
+    """fit on a batch with an id outside the table raises the Embedding's error and changes no
+    weight; training on good ids afterwards gives the bytes of a model that never saw it."""
+    good = rng.integers(0, 50, size=(8, 20))
+    bad = good.copy()
+    bad[5, 3] = 50
+    y = rng.integers(0, 2, size=(8, 1)).astype(np.float32)
+    models = []
+    for seen_bad in (True, False):
+        fastconv.utils.set_random_seed(3)
+        model = _model(50, 8, 4, 3, "relu", 1, "valid", 1)
+        model.compile("rmsprop", "mse")
+        model.fit(good, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+        if seen_bad:
+            before = [w.copy() for w in model.get_weights()]
+            with pytest.raises(ValueError, match=r"\[0, 50\).*Received: ids\[5, 3\]=50$"):
+                model.fit(bad, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+            for b, w in zip(before, model.get_weights()):
+                np.testing.assert_array_equal(b, w)
+        model.fit(good[::-1], y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        models.append(model)
+    assert EmbeddingConv.pairs(models[0].layers[0], models[0].layers[1])
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_predict_batches_agree(rng):
     """Inference numbering is kept apart from training: predict between steps changes nothing."""
     ids = rng.integers(0, 40, size=(50, 25))

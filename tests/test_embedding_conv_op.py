@@ -23,6 +23,26 @@ def test_twin_has_the_same_signature(name):
     assert inspect.signature(getattr(ec, name)) == inspect.signature(getattr(twin, name))
 
 
+@pytest.mark.parametrize("impl", [ec, twin], ids=["kernel", "twin"])
+@pytest.mark.parametrize("bad, at", [(10, 0), (10, 5), (-1, 5), (2**40, 7), (-(2**40), 11)])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+def test_number_rows_reports_an_id_outside_the_table(impl, bad, at, index):
+    """-1 for an id outside [0, V), with pos put back to all -1 (the numbering of the ids
+    before it undone); the same ids in range number as usual."""
+    ids = np.array([[3, 1, 3, 0, 9, 1], [2, 2, 8, 1, 4, 3]], np.int64)
+    rows = np.full(ids.size, 77, np.int32)
+    pos = np.full(10, -1, np.int32)
+    assert impl.number_rows(ids.astype(index), pos, rows) == 7
+    assert rows[:7].tolist() == [3, 1, 0, 9, 2, 8, 4]
+    assert pos[rows[:7]].tolist() == list(range(7))
+    if index is np.int32 and abs(bad) > 2**31:
+        return
+    ids.reshape(-1)[at] = bad
+    pos = np.full(10, -1, np.int32)
+    assert impl.number_rows(ids.astype(index), pos, rows) == -1
+    assert (pos == -1).all()
+
+
 def _run(impl, ids, table, kernel, bias, relu, strides, dilation, padding, dz_seed=1):
     """Every buffer forward and backward fill, for one implementation."""
     vocab, e = table.shape

@@ -167,6 +167,23 @@ def test_accuracy_resolution_and_thresholds():
         M.get("nope")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threshold", [0.5, 0.0, 0.9])
+def test_binary_accuracy_labels_of_rank_one(dtype, threshold):
+    """Labels (N,) against a (N, 1) prediction: the values of a float64 reference, and of the
+    same labels given as (N, 1)."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 200).astype(dtype)
+    y[:3] = [0.5, np.nan, 2.0]
+    p = rng.random((200, 1)).astype(dtype)
+    p[3:8, 0] = [threshold, np.nan, np.inf, -np.inf, np.nextafter(dtype(threshold), dtype(2))]
+    got = M.binary_accuracy(y, p, threshold=threshold)
+    want = (y.astype(np.float64) == (p[:, 0].astype(np.float64) > threshold)).astype(np.float64)
+    assert got.dtype == np.float32 and got.shape == (200,)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, M.binary_accuracy(y[:, None], p, threshold=threshold))
+
+
 def test_metric_state_accumulates_and_resets():
     m = M.SparseCategoricalAccuracy()
     m.update_state(np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]]))

@@ -118,6 +118,51 @@ def _CASE_REF(name, kw):
                                   1e-7, kw.get("amsgrad", False))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rmsprop_gradient_buffers_reused_or_replaced(dtype):
+    """The training loop hands the same gradient arrays every step, refilled in place: each
+    step uses the new values, as it does when an array is replaced (the step-6 gradient of w0
+    is a new array, of w1 a non-contiguous view) or the optimizer's slots are rebuilt."""
+    rng = np.random.default_rng(5)
+    variables = _vars(rng, dtype)
+    start = [v.numpy().astype(np.float64) for v in variables]
+    bufs = [np.empty(v.shape, dtype) for v in variables]
+    opt = O.RMSprop(learning_rate=0.01, rho=0.8)
+    seen = [[], []]
+    for step in range(9):
+        grads = list(bufs)
+        for i, b in enumerate(bufs):
+            b[...] = rng.standard_normal(b.shape)
+        if step == 6:
+            grads[0] = bufs[0].copy()
+            grads[1] = np.repeat(bufs[1], 2)[::2]
+        for i, g in enumerate(grads):
+            seen[i].append(np.array(g, dtype=np.float64))
+        opt.apply(grads, variables)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    lr32 = float(np.float32(0.01))      # the learning rate is a float32 variable, as in Keras
+    for v, p0, gs in zip(variables, start, seen):
+        want = ref_rmsprop(p0, gs, lr32, 0.8, 0.0, 1e-7, False)
+        np.testing.assert_allclose(v.numpy(), want, rtol=tol, atol=tol)
+    # a gradient of the wrong shape is refused after fast steps as on the first step
+    with pytest.raises(ValueError, match="grad"):
+        opt.apply([bufs[0].reshape(2, 3), bufs[1]], variables)
+    with pytest.raises(ValueError, match="grad"):
+        O.RMSprop().apply([bufs[0].reshape(2, 3), bufs[1]], variables)
+    # slots replaced by a rebuild: the steps go on from the new (zero) velocity
+    opt2 = O.RMSprop(learning_rate=0.01, rho=0.8)
+    opt2.apply(list(bufs), variables)
+    opt2.built = False
+    opt2._slot_map.clear()
+    opt2._slots.clear()
+    opt2.build(variables)
+    after = [v.numpy().astype(np.float64) for v in variables]
+    opt2.apply(list(bufs), variables)
+    for v, p0, g in zip(variables, after, bufs):
+        want = ref_rmsprop(p0, [g.astype(np.float64)], lr32, 0.8, 0.0, 1e-7, False)
+        np.testing.assert_allclose(v.numpy(), want, rtol=tol, atol=tol)
+
+
 def test_variable_order_and_dtypes(seed):
     rng = np.random.default_rng(seed)
     adam = O.Adam(amsgrad=True)

@@ -187,7 +187,7 @@ class Optimizer:
                 g = g.dense()
             g = np.ascontiguousarray(g, dtype=v.value.dtype)
             self._update(v, g, lr)
-        self._iterations.value[...] = self._iterations.value + 1
+        self._iterations.value[...] += 1
 
     def _update(self, var, grad, lr):
         raise NotImplementedError
@@ -322,14 +322,25 @@ class RMSprop(Optimizer):
                              epsilon=self.epsilon)
 
     def _update(self, var, grad, lr):
+        plain = _backend.name == "compiled" and not self.centered and self.momentum == 0 \
+            and lr == lr and 0.0 <= self.rho <= 1.0 and self.epsilon >= 0.0
+        # The arrays of the last fast step, kept per variable: when the weight, gradient and
+        # velocity (slot and array) are those same objects again, they still pass `_trusted`.
+        plans = self.__dict__.setdefault("_plans", {})
+        plan = plans.get(id(var))
+        if plain and plan is not None and plan[0] is var._value and plan[1] is grad \
+                and self._slot_map.get((id(var), "velocity")) is plan[2] \
+                and plan[2]._value is plan[3] and var._sync is None and plan[2]._sync is None:
+            _optim_ops._rmsprop_step(plan[0], grad, plan[3], lr, self.rho, self.epsilon)
+            return
         mom = self._slot(var, "momentum")
         avg = self._slot(var, "average_gradient")
-        if mom is None and avg is None and _backend.name == "compiled" and not self.centered \
-                and self.momentum == 0 and lr == lr and 0.0 <= self.rho <= 1.0 \
-                and self.epsilon >= 0.0:
-            vel = self._slot(var, "velocity").value
+        if mom is None and avg is None and plain:
+            vel_var = self._slot(var, "velocity")
+            vel = vel_var.value
             if _optim_ops._trusted(var.value, grad, vel):
                 _optim_ops._rmsprop_step(var.value, grad, vel, lr, self.rho, self.epsilon)
+                plans[id(var)] = (var._value, grad, vel_var, vel)
                 return
         _backend.ops.rmsprop_update(
             var.value, grad, self._slot(var, "velocity").value, lr, rho=self.rho,

@@ -22,6 +22,9 @@ def _taps(length, steps, k, strides, dilation, left):
 def number_rows(ids, pos, rows):
     count = 0
     for r in ids.reshape(-1):
+        if not 0 <= r < len(pos):
+            pos[rows[:count]] = -1
+            return -1
         if pos[r] < 0:
             pos[r] = count
             rows[count] = r

@@ -71,7 +71,10 @@ class EmbeddingConv:
             slot[2] = 0
         if rows.shape[0] < ids.size:
             rows = slot[1] = np.empty(ids.size, dtype=np.int32)
-        count = slot[2] = ec.number_rows(ids, pos, rows)
+        count = ec.number_rows(ids, pos, rows)
+        if count < 0:      # an id outside the table (pos is left all -1)
+            index_range("ids", ids, pos.shape[0], "rows of `table`")
+        slot[2] = count
         return pos, rows, count
 
     def forward(self, x, training):
@@ -90,7 +93,6 @@ class EmbeddingConv:
         steps, left, _ = conv_geometry(length, k, strides, dilation, conv.padding)
         if steps <= 0 or max(strides, dilation, left) > _INT_MAX:
             return None     # the separate layers give the error (or the result) for these
-        index_range("ids", ids, table.shape[0], "rows of `table`")
         pos, rows, count = self._numbering(ids, bool(training))
         if not worth_it(count, ids.size, batch * steps, e):
             return None

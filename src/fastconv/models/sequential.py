@@ -103,7 +103,9 @@ class Sequential(Trainer):
     @property
     def layers(self):
         """The layers, without the InputLayer."""
-        return [la for la in self._layers if not isinstance(la, InputLayer)]
+        layers = self._layers
+        # an InputLayer can only be the first (`add` and `build` see to it)
+        return layers[1:] if layers and isinstance(layers[0], InputLayer) else list(layers)
 
     def get_layer(self, name=None, index=None):
         if index is not None and name is not None:

@@ -304,12 +304,12 @@ class Trainer:
         if isinstance(idx, slice):
             return arr[idx]
         out = self._batch_buffer(key, (len(idx),) + arr.shape[1:], arr.dtype)
-        np.take(arr, idx, axis=0, out=out)
+        arr.take(idx, axis=0, out=out)
         return out
 
     def _batch_buffer(self, key, shape, dtype):
         bufs = self.__dict__.setdefault("_data_buffers", {})
-        k = (key, shape, np.dtype(dtype).name)
+        k = (key, shape, np.dtype(dtype))
         buf = bufs.get(k)
         if buf is None:
             if len(bufs) > 16:
@@ -339,10 +339,14 @@ class Trainer:
             dy = dy * dy.dtype.type(self._loss_weight)
         self._update_metrics(loss, y, y_pred, sample_weight)
         self._backward(dy)
-        variables = self.trainable_weights
-        if variables:
-            grads = [g for layer in self.layers for g in layer._optimizer_gradients()]
-            self.optimizer.apply(grads, variables)
+        if self._trainable:     # Sequential.trainable_weights, with each layer's gradients
+            variables, grads = [], []
+            for layer in self.layers:
+                if layer.trainable_weights:
+                    variables += layer.trainable_weights
+                    grads += layer._optimizer_gradients()
+            if variables:
+                self.optimizer.apply(grads, variables)
         return loss
 
     def _test_step(self, x, y, sample_weight):

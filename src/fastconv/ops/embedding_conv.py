@@ -34,8 +34,9 @@ def padded_rows(count):
 def number_rows(ids, pos, rows):
     """Number the distinct ids in first-appearance order: rows[j] = table row, pos[row] = j.
 
-    `ids` are range-checked int32/int64 (any shape); `pos` (V,) int32 is -1 everywhere on entry
-    (the caller puts the -1s back with `pos[rows[:count]] = -1`). Returns count.
+    `ids` are int32/int64 (any shape); `pos` (V,) int32 is -1 everywhere on entry (the caller
+    puts the -1s back with `pos[rows[:count]] = -1`). Returns count, or -1 with `pos` left all
+    -1 when an id is outside [0, V) (the caller raises the error).
     """
     return _embedding.number_rows(ids.reshape(-1), pos, rows)
 
