@@ -112,11 +112,16 @@ static void fc_conv_pack_fwd_##SFX(const T *w, int k, int cg, int f, int groups,
     for (int g = 0; g < groups; g++)                                                            \
         for (int fb = 0; fb < nfb; fb++)                                                        \
             for (int j = 0; j < k; j++)                                                         \
-                for (int c = 0; c < cg; c++)                                                    \
-                    for (int v = 0; v < NR; v++) {                                              \
-                        const int ff = fb * NR + v;                                             \
-                        *wp++ = ff < fg ? w[((ptrdiff_t)j * cg + c) * f + g * fg + ff] : (T)0;  \
+                for (int c = 0; c < cg; c++) {                                                  \
+                    const T *src = w + ((ptrdiff_t)j * cg + c) * f + g * fg + fb * NR;          \
+                    if (fb * NR + NR <= fg) {       /* a whole block: one fixed-size copy */    \
+                        memcpy(wp, src, NR * sizeof(T));                                        \
+                        wp += NR;                                                               \
+                        continue;                                                               \
                     }                                                                           \
+                    for (int v = 0; v < NR; v++)                                                \
+                        *wp++ = fb * NR + v < fg ? src[v] : (T)0;                               \
+                }                                                                               \
 }                                                                                               \
 static void fc_conv_pack_bias_##SFX(const T *bias, int f, int groups, T *bp)                    \
 {                                                                                               \
