@@ -301,6 +301,18 @@ def test_bad_id_same_error_as_separate_layers(rng):
     assert "ids[1, 7]=99" in str(fused.value)
 
 
+def test_ids_are_checked_against_the_table_rows(rng):
+    """`input_dim` changed after build no longer matches the table: ids are still checked
+    against the table's rows, with the separate layers' error."""
+    ids = rng.integers(0, 50, size=(3, 20))
+    ids[2, 4] = 5000
+    model = _model(50, 8, 4, 3, "relu", 1, "valid", 1)
+    model.build((None, 20))
+    model.layers[0].input_dim = 6000
+    with pytest.raises(ValueError, match=r"\[0, 50\).*Received: ids\[2, 4\]=5000$"):
+        model.predict(ids, verbose=0)
+
+
 def test_bad_id_in_training_leaves_the_model_as_it_was(rng):
     """fit on a batch with an id outside the table raises the Embedding's error and changes no
     weight; training on good ids afterwards gives the bytes of a model that never saw it."""

@@ -149,6 +149,10 @@ def test_rmsprop_gradient_buffers_reused_or_replaced(dtype):
         opt.apply([bufs[0].reshape(2, 3), bufs[1]], variables)
     with pytest.raises(ValueError, match="grad"):
         O.RMSprop().apply([bufs[0].reshape(2, 3), bufs[1]], variables)
+    bufs[0].shape = (2, 3)      # the same array object, reshaped in place
+    with pytest.raises(ValueError, match="grad"):
+        opt.apply(list(bufs), variables)
+    bufs[0].shape = (3, 2)
     # slots replaced by a rebuild: the steps go on from the new (zero) velocity
     opt2 = O.RMSprop(learning_rate=0.01, rho=0.8)
     opt2.apply(list(bufs), variables)

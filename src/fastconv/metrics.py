@@ -77,8 +77,8 @@ def _matched(y_true, y_pred):
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Per-sample mean over the last axis of `y_true == (y_pred > threshold)`."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.ndim == 1 and y_pred.shape == y_true.shape + (1,) and \
-            y_pred.dtype.kind == "f" and y_true.dtype == y_pred.dtype:
+    if y_true.ndim == 1 and y_pred.shape == y_true.shape + (1,) and type(threshold) is float \
+            and y_pred.dtype.kind == "f" and y_true.dtype == y_pred.dtype:
         # the fit loop's case, labels (N,) and one sigmoid (N, 1): the same 0/1 values as
         # below (a mean over one value is that value) in two passes
         return (y_true == (y_pred[:, 0] > threshold)).astype(np.float32)

@@ -330,7 +330,8 @@ class RMSprop(Optimizer):
         plan = plans.get(id(var))
         if plain and plan is not None and plan[0] is var._value and plan[1] is grad \
                 and self._slot_map.get((id(var), "velocity")) is plan[2] \
-                and plan[2]._value is plan[3] and var._sync is None and plan[2]._sync is None:
+                and plan[2]._value is plan[3] and var._sync is None and plan[2]._sync is None \
+                and grad.shape == plan[0].shape == plan[3].shape:
             _optim_ops._rmsprop_step(plan[0], grad, plan[3], lr, self.rho, self.epsilon)
             return
         mom = self._slot(var, "momentum")

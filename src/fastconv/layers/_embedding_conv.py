@@ -56,8 +56,10 @@ class EmbeddingConv:
         live = self.emb.__dict__.get("_row_grad")
         for key in keys:
             slot = slots.get(key)
-            if slot is None or slot[0].shape[0] != self.emb.input_dim:
-                slot = slots[key] = [np.full(self.emb.input_dim, -1, dtype=np.int32),
+            # one entry per table row: number_rows range-checks the ids against it
+            rows = self.emb.embeddings.shape[0]
+            if slot is None or slot[0].shape[0] != rows:
+                slot = slots[key] = [np.full(rows, -1, dtype=np.int32),
                                      np.empty(0, dtype=np.int32), 0]
             if live is None or live.pos is not slot[0]:
                 return slot
