@@ -24,6 +24,8 @@ from fastconv.layers import Conv1D, Dense, Embedding, GlobalMaxPooling1D, MaxPoo
 from fastconv.models import Sequential
 from fastconv.utils import pad_sequences
 
+from e2e import imdb_model    # bench/e2e.py, beside this script
+
 
 def _timed(times, obj, name, key):
     fn = getattr(obj, name)
@@ -67,10 +69,7 @@ def main(argv=None):
     (xtr, ytr), _ = imdb.load_data(num_words=20000)
     x, y = pad_sequences(xtr, maxlen=100), ytr.astype("float32")
     fastconv.utils.set_random_seed(1)
-    model = Sequential([Embedding(20000, 128), Conv1D(32, 7, activation="relu"),
-                        MaxPooling1D(5), Conv1D(32, 7, activation="relu"),
-                        GlobalMaxPooling1D(), Dense(1, activation="sigmoid")])
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+    model = imdb_model(Sequential, Embedding, Conv1D, MaxPooling1D, GlobalMaxPooling1D, Dense)
     model.fit(x[:6400], y[:6400], batch_size=32, epochs=1, verbose=0)
     times = collections.defaultdict(float)
     for layer in model.layers:
