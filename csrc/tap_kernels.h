@@ -56,6 +56,31 @@ typedef double fc_tap_vd __attribute__((vector_size(32)));
         for (; c_ < n_; c_++) d_[c_] = d_[c_] + s_[c_];                                       \
     } while (0)
 
+/* a0..a3 = the four vectors at p, p + vl, p + 2 vl, p + 3 vl (FC_TAP_LOAD4); added to them
+ * (FC_TAP_ADD4); stored there (FC_TAP_STORE4). */
+#define FC_TAP_LOAD4(a0, a1, a2, a3, p, vl)                                                   \
+    do {                                                                                      \
+        __typeof__(p) p_ = (p);                                                               \
+        memcpy(&(a0), p_, sizeof(a0));                                                        \
+        memcpy(&(a1), p_ + (vl), sizeof(a1));                                                 \
+        memcpy(&(a2), p_ + 2 * (vl), sizeof(a2));                                             \
+        memcpy(&(a3), p_ + 3 * (vl), sizeof(a3));                                             \
+    } while (0)
+#define FC_TAP_ADD4(a0, a1, a2, a3, p, vl)                                                    \
+    do {                                                                                      \
+        __typeof__(a0) b0_, b1_, b2_, b3_;                                                    \
+        FC_TAP_LOAD4(b0_, b1_, b2_, b3_, p, vl);                                              \
+        a0 = a0 + b0_; a1 = a1 + b1_; a2 = a2 + b2_; a3 = a3 + b3_;                           \
+    } while (0)
+#define FC_TAP_STORE4(a0, a1, a2, a3, p, vl)                                                  \
+    do {                                                                                      \
+        __typeof__(p) p_ = (p);                                                               \
+        memcpy(p_, &(a0), sizeof(a0));                                                        \
+        memcpy(p_ + (vl), &(a1), sizeof(a1));                                                 \
+        memcpy(p_ + 2 * (vl), &(a2), sizeof(a2));                                             \
+        memcpy(p_ + 3 * (vl), &(a3), sizeof(a3));                                             \
+    } while (0)
+
 /* o[c] = z[c] + r[0][c] + r[1][c] + ... + r[m-1][c] for c < n, z = `init` or zeros; then
  * o[c] = o[c] < 0 ? 0 : o[c] if `relu` (NaN stays NaN, as the conv kernels' relu). Four
  * vectors at a time so that independent sums hide the add latency. */
@@ -66,24 +91,11 @@ typedef double fc_tap_vd __attribute__((vector_size(32)));
         T *o_ = (o);                                                                          \
         ptrdiff_t c_ = 0;                                                                     \
         for (; c_ + 4 * vl_ <= n_; c_ += 4 * vl_) {                                           \
-            VT a0_ = {0}, a1_ = {0}, a2_ = {0}, a3_ = {0}, b0_, b1_, b2_, b3_;                \
-            if (init) {                                                                       \
-                memcpy(&a0_, (init) + c_, sizeof a0_);                                        \
-                memcpy(&a1_, (init) + c_ + vl_, sizeof a1_);                                  \
-                memcpy(&a2_, (init) + c_ + 2 * vl_, sizeof a2_);                              \
-                memcpy(&a3_, (init) + c_ + 3 * vl_, sizeof a3_);                              \
-            }                                                                                 \
-            for (int i_ = 0; i_ < m_; i_++) {                                                 \
-                memcpy(&b0_, (r)[i_] + c_, sizeof b0_);                                       \
-                memcpy(&b1_, (r)[i_] + c_ + vl_, sizeof b1_);                                 \
-                memcpy(&b2_, (r)[i_] + c_ + 2 * vl_, sizeof b2_);                             \
-                memcpy(&b3_, (r)[i_] + c_ + 3 * vl_, sizeof b3_);                             \
-                a0_ = a0_ + b0_; a1_ = a1_ + b1_; a2_ = a2_ + b2_; a3_ = a3_ + b3_;           \
-            }                                                                                 \
-            memcpy(o_ + c_, &a0_, sizeof a0_);                                                \
-            memcpy(o_ + c_ + vl_, &a1_, sizeof a1_);                                          \
-            memcpy(o_ + c_ + 2 * vl_, &a2_, sizeof a2_);                                      \
-            memcpy(o_ + c_ + 3 * vl_, &a3_, sizeof a3_);                                      \
+            VT a0_ = {0}, a1_ = {0}, a2_ = {0}, a3_ = {0};                                    \
+            if (init) FC_TAP_LOAD4(a0_, a1_, a2_, a3_, (init) + c_, vl_);                     \
+            for (int i_ = 0; i_ < m_; i_++)                                                   \
+                FC_TAP_ADD4(a0_, a1_, a2_, a3_, (r)[i_] + c_, vl_);                           \
+            FC_TAP_STORE4(a0_, a1_, a2_, a3_, o_ + c_, vl_);                                  \
         }                                                                                     \
         for (; c_ + vl_ <= n_; c_ += vl_) {                                                   \
             VT a_ = {0}, b_;                                                                  \
@@ -161,22 +173,14 @@ FC_TAP_CLONES static void fc_tap_rows_##SUF(const ptrdiff_t *occ_b, const ptrdif
             T *o = q + r * kf + (ptrdiff_t)j * f;                                             \
             ptrdiff_t c = 0;                                                                  \
             for (; c + 4 * vl <= f; c += 4 * vl) {                                            \
-                VT a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0, b1, b2, b3;                    \
+                VT a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                                    \
                 for (ptrdiff_t n = n0; n < n1; n++) {                                         \
                     ptrdiff_t s;                                                              \
                     FC_TAP_STEP(occ_t[n], j, st, dil, left, slen, s);                         \
                     if (s < 0) continue;                                                      \
-                    const T *d = dy + (occ_b[n] * slen + s) * f + c;                          \
-                    memcpy(&b0, d, sizeof b0);                                                \
-                    memcpy(&b1, d + vl, sizeof b1);                                           \
-                    memcpy(&b2, d + 2 * vl, sizeof b2);                                       \
-                    memcpy(&b3, d + 3 * vl, sizeof b3);                                       \
-                    a0 = a0 + b0; a1 = a1 + b1; a2 = a2 + b2; a3 = a3 + b3;                   \
+                    FC_TAP_ADD4(a0, a1, a2, a3, dy + (occ_b[n] * slen + s) * f + c, vl);      \
                 }                                                                             \
-                memcpy(o + c, &a0, sizeof a0);                                                \
-                memcpy(o + c + vl, &a1, sizeof a1);                                           \
-                memcpy(o + c + 2 * vl, &a2, sizeof a2);                                       \
-                memcpy(o + c + 3 * vl, &a3, sizeof a3);                                       \
+                FC_TAP_STORE4(a0, a1, a2, a3, o + c, vl);                                     \
             }                                                                                 \
             if (c < f) {                   /* last columns: summed in place */                \
                 for (ptrdiff_t cc = c; cc < f; cc++) o[cc] = 0;                               \
