@@ -129,7 +129,9 @@ class EmbeddingConv:
         dt = kernel.dtype
         dz = conv._act.backward(conv, np.ascontiguousarray(dy, dtype=dt), y, z)
         rp, most = u.shape[0], ec.padded_rows(ids.size)
-        q = conv._buffer("pair_q", (most, k * f), dt)[:rp]
+        # q takes p's buffer: p is dead once the forward has summed it, and one buffer fewer
+        # keeps the step's data smaller in cache
+        q = conv._buffer("pair_p", (most, k * f), dt)[:rp]
         train_conv = bool(conv.trainable_weights)
         train_table = bool(emb.trainable_weights)
         gb = conv._grad(conv.bias) if (train_conv and conv.bias is not None) else \
