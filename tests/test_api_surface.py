@@ -37,3 +37,10 @@ def test_public_functions_are_documented(name):
     doc = inspect.getdoc(getattr(ops, name)) or ""
     for section in ("Args:", "Returns:", "Raises:", "Example:"):
         assert section in doc, f"fastconv.ops.{name} docstring lacks {section}"
+
+
+def test_internal_loss_step_has_its_twin():
+    # fastconv.ops.losses is internal (not in __all__) but has a twin like every kernel
+    f, g = ops.losses.binary_crossentropy_step, ref.losses.binary_crossentropy_step
+    assert f is not g
+    assert inspect.signature(f) == inspect.signature(g)

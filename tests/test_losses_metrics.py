@@ -195,3 +195,151 @@ def test_metric_state_accumulates_and_resets():
     c = M.CategoricalAccuracy()
     c.update_state(np.eye(3), np.eye(3)[[0, 2, 2]])
     assert c.result() == pytest.approx(2 / 3, rel=1e-6)
+
+
+# ---- the training step's binary cross-entropy in one compiled pass (fastconv.ops.losses) ----
+def _bce_numpy_path(y, p):
+    """BinaryCrossentropy.value_and_grad without the compiled step (the general NumPy path)."""
+    return Ls.Loss.value_and_grad(Ls.BinaryCrossentropy(), y, p)
+
+
+_BCE_SHAPES = {"n1-labels-n": ((32, 1), (32,)), "n1": ((32, 1), (32, 1)), "nd": ((9, 5), (9, 5)),
+               "vector": ((7,), (7,)), "rank3": ((3, 4, 6), (3, 4, 6))}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", list(_BCE_SHAPES.values()), ids=list(_BCE_SHAPES))
+def test_compiled_bce_step_matches_numpy_path_bits_and_float64_twin(seed, dtype, shapes):
+    import fastconv._reference as ref
+    import fastconv.ops as ops
+
+    rng = np.random.default_rng(seed)
+    pshape, yshape = shapes
+    p = rng.uniform(0.0, 1.0, size=pshape).astype(dtype)
+    eps, one = dtype(EPS), dtype(1)
+    top = one - eps
+    # the clip's edges and both sides of them
+    edges = [0.0, -0.0, eps, np.nextafter(eps, one), np.nextafter(eps, dtype(0)), top,
+             np.nextafter(top, one), np.nextafter(top, dtype(0)), one]
+    p.flat[:len(edges)] = edges[:p.size]
+    y = rng.integers(0, 2, size=yshape)                      # int labels, cast as Keras does
+    if len(yshape) > 1:
+        y = np.where(rng.random(yshape) < 0.3, rng.random(yshape), y)   # and soft labels
+    got = ops.losses.binary_crossentropy_step(y, p, EPS)
+    assert got is not None
+    loss, grad = got
+    want_loss, want_grad = _bce_numpy_path(y, p)
+    assert grad.dtype == dtype and grad.shape == p.shape
+    assert grad.tobytes() == want_grad.tobytes()
+    twin_loss, twin_grad = ref.losses.binary_crossentropy_step(y, p, EPS)
+    # every per-element term is >= 0, so a few roundings of each (and of 1 - pc, which the
+    # dtype rounds before its log) bound the error of their mean by eps * (1 + loss)
+    bound = 8 * np.finfo(dtype).eps * (1 + abs(twin_loss))
+    assert abs(loss - twin_loss) <= bound
+    assert abs(loss - want_loss) <= bound
+    # -(y/pc) + (1-y)/(1-pc) cancels where a soft label is near the prediction: bound the
+    # error by a few roundings of the two terms, not of their difference
+    yc = np.broadcast_to(np.asarray(y, np.float64).reshape(p.shape[:-1] + (-1,)), p.shape)
+    pc = np.clip(p.astype(np.float64), float(eps), float(top))
+    terms = (np.abs(yc / pc) + np.abs((1 - yc) / (1 - pc))) * (p.shape[-1] ** -1) / (p.size
+                                                                                  / p.shape[-1])
+    assert np.all(np.abs(grad - twin_grad) <= 4 * np.finfo(dtype).eps * terms)
+    clipped = [i for i in (0, 1, 4, 6, 8) if i < p.size]     # 0, -0, eps below, 1 - eps above, 1
+    assert np.all(grad.flat[clipped] == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_bce_step_nan_prediction(dtype):
+    import fastconv.ops as ops
+
+    p = np.array([[0.25], [np.nan], [0.75]], dtype)
+    y = np.array([1.0, 0.0, 1.0], dtype)
+    loss, grad = ops.losses.binary_crossentropy_step(y, p, EPS)
+    want_loss, want_grad = _bce_numpy_path(y, p)
+    assert np.isnan(loss) and np.isnan(want_loss)
+    assert grad.tobytes() == want_grad.tobytes() and grad[1, 0] == 0
+
+
+@pytest.mark.parametrize("case", ["strided", "int-pred", "str-labels", "shape", "empty", "0-d",
+                                  "labels-n1-pred-n2"])
+def test_compiled_bce_step_declines_other_forms(case):
+    import fastconv.ops as ops
+
+    p = np.full((4, 1), 0.5, np.float32)
+    y = np.ones(4, np.float32)
+    if case == "strided":
+        p = np.full((4, 2), 0.5, np.float32)[:, :1]
+    elif case == "int-pred":
+        p = np.ones((4, 1), np.int64)
+    elif case == "str-labels":
+        y = np.array(["1"] * 4)
+    elif case == "shape":
+        y = np.ones(5, np.float32)
+    elif case == "empty":
+        p, y = np.ones((0, 1), np.float32), np.ones(0, np.float32)
+    elif case == "0-d":
+        p, y = np.float32(0.5) * np.ones((), np.float32), np.ones((), np.float32)
+    else:
+        p = np.full((4, 2), 0.5, np.float32)
+    assert ops.losses.binary_crossentropy_step(y, p, EPS) is None
+
+
+def test_bce_errors_are_those_of_the_numpy_path():
+    with pytest.raises(ValueError, match=r"^Arguments `target` and `output` must have the same "
+                                         r"shape\. Received: target\.shape=\(5, 1\), "
+                                         r"output\.shape=\(4, 1\)$"):
+        Ls.BinaryCrossentropy().value_and_grad(np.ones(5), np.full((4, 1), 0.5, np.float32))
+
+
+def test_training_step_takes_the_compiled_bce_only_where_it_applies(monkeypatch):
+    import fastconv.ops.losses as loss_ops
+
+    calls = []
+    kernel = loss_ops._losses
+
+    class Counting:
+        @staticmethod
+        def binary_crossentropy(*args):
+            calls.append(args[1].shape)
+            return kernel.binary_crossentropy(*args)
+
+    monkeypatch.setattr(loss_ops, "_losses", Counting)
+    y, p = np.ones(4, np.float32), np.full((4, 1), 0.5, np.float32)
+    Ls.BinaryCrossentropy().value_and_grad(y, p)
+    assert calls == [(4, 1)]
+    Ls.BinaryCrossentropy().value_and_grad(y, p, sample_weight=np.ones(4, np.float32))
+    Ls.BinaryCrossentropy(label_smoothing=0.1).value_and_grad(y, p)
+    Ls.BinaryCrossentropy(reduction="sum").value_and_grad(y, p)
+
+    class Doubled(Ls.BinaryCrossentropy):
+        def _values(self, y, p, need_grad):
+            v, g = super()._values(y, p, need_grad)
+            return 2 * v, None if g is None else 2 * g
+
+    value, grad = Doubled().value_and_grad(y, p)
+    assert calls == [(4, 1)]
+    assert value == pytest.approx(2 * np.log(2), rel=1e-6)
+    np.testing.assert_allclose(grad, np.full((4, 1), -1.0, np.float32), rtol=1e-6)
+
+
+def test_fit_with_the_compiled_bce_gives_the_numpy_path_weights(seed, monkeypatch):
+    from fastconv.layers import Dense
+    from fastconv.models import Sequential
+    from fastconv.utils import set_random_seed
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    y = rng.integers(0, 2, 64)
+
+    def trained():
+        set_random_seed(seed)
+        model = Sequential([Dense(4, activation="relu"), Dense(1, activation="sigmoid")])
+        model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+        history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
+        return model.get_weights(), history.history["loss"]
+
+    w_fast, loss_fast = trained()
+    monkeypatch.setattr(Ls.BinaryCrossentropy, "value_and_grad", Ls.Loss.value_and_grad)
+    w_numpy, loss_numpy = trained()
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(w_fast, w_numpy))
+    np.testing.assert_allclose(loss_fast, loss_numpy, rtol=1e-6)

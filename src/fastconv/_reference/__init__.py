@@ -6,6 +6,7 @@ kernels against these. Select them explicitly; fastconv never falls back to them
 """
 # Keep the submodules: `embedding` the function shadows `embedding` the module below.
 from . import conv, pooling, embedding, activation, optim  # noqa: E402
+from . import losses  # noqa: E402,F401  (internal: the training step's loss)
 _MODULES = (conv, pooling, embedding, activation, optim)
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403

@@ -7,6 +7,7 @@ names and signatures.
 """
 # Keep the submodules: `embedding` the function shadows `embedding` the module below.
 from . import conv, pooling, embedding, activation, optim  # noqa: E402
+from . import losses  # noqa: E402,F401  (internal: the training step's loss)
 _MODULES = (conv, pooling, embedding, activation, optim)
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
