@@ -184,6 +184,25 @@ def test_binary_accuracy_labels_of_rank_one(dtype, threshold):
     np.testing.assert_array_equal(got, M.binary_accuracy(y[:, None], p, threshold=threshold))
 
 
+@pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8, np.bool_])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_accuracy_integer_labels_of_rank_one(label_dtype, dtype):
+    # the seed programs' labels are integers; values other than 0 and 1 never match
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 200).astype(label_dtype)
+    if label_dtype is not np.bool_:
+        y[:2] = [2, 255 if label_dtype is np.uint8 else -1]
+        if label_dtype is np.int64:
+            y[2] = 2**24 + 1            # a float32 cast would round it, but not to 0 or 1
+    p = rng.random((200, 1)).astype(dtype)
+    p[:3, 0] = 0.9
+    got = M.binary_accuracy(y, p)
+    want = (y.astype(np.float64) == (p[:, 0].astype(np.float64) > 0.5)).astype(np.float64)
+    assert got.dtype == np.float32 and got.shape == (200,)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, M.binary_accuracy(y[:, None], p))
+
+
 def test_metric_state_accumulates_and_resets():
     m = M.SparseCategoricalAccuracy()
     m.update_state(np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]]))

@@ -78,9 +78,12 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Per-sample mean over the last axis of `y_true == (y_pred > threshold)`."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.ndim == 1 and y_pred.shape == y_true.shape + (1,) and type(threshold) is float \
-            and y_pred.dtype.kind == "f" and y_true.dtype == y_pred.dtype:
+            and y_pred.dtype.kind == "f" and (y_true.dtype == y_pred.dtype
+                                              or y_true.dtype.kind in "biu"):
         # the fit loop's case, labels (N,) and one sigmoid (N, 1): the same 0/1 values as
-        # below (a mean over one value is that value) in two passes
+        # below (a mean over one value is that value) in two passes. Integer and bool labels
+        # compare exactly with the bool prediction; of their values only 0 and 1 cast to a
+        # float equal to 0.0 or 1.0, so the cast below gives the same answer.
         return (y_true == (y_pred[:, 0] > threshold)).astype(np.float32)
     y_true, y_pred = _matched(y_true, y_pred)
     pred = (y_pred > threshold).astype(y_pred.dtype if y_pred.dtype.kind == "f" else np.float32)
