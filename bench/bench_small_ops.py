@@ -1,4 +1,5 @@
-"""Fused bias + activation and Adam / SGD steps: fastconv vs the NumPy reference vs PyTorch.
+"""Fused bias + activation, the binary cross-entropy step and Adam / SGD steps: fastconv vs
+the NumPy reference (or NumPy path) vs PyTorch.
 
 Run: python -m pytest bench/bench_small_ops.py --benchmark-only -p no:cacheprovider \
          --benchmark-group-by=group --benchmark-columns=median,min,rounds
@@ -109,3 +110,37 @@ def test_sgd_momentum_torch(benchmark):
     w.grad = torch.from_numpy(G)
     opt = torch.optim.SGD([w], lr=0.01, momentum=0.9, foreach=False)
     benchmark.pedantic(opt.step, rounds=200, warmup_rounds=5)
+
+
+# The training step's loss on the IMDb model's output: labels (32,), sigmoid output (32, 1).
+# The compiled pass against the NumPy formulas it replaced (same gradient bits) and torch.
+LABELS = RNG.integers(0, 2, 32).astype(np.float32)
+PROBS = RNG.uniform(0.0, 1.0, (32, 1)).astype(np.float32)
+GROUP_BCE = "binary cross-entropy value+grad (32,1)"
+
+
+def test_bce_step_fastconv(benchmark):
+    benchmark.group = GROUP_BCE
+    loss = fastconv.losses.BinaryCrossentropy()
+    benchmark.pedantic(loss.value_and_grad, args=(LABELS, PROBS), rounds=5000, warmup_rounds=50)
+
+
+def test_bce_step_numpy_path(benchmark):
+    benchmark.group = GROUP_BCE
+    loss = fastconv.losses.BinaryCrossentropy()
+    numpy_path = fastconv.losses.Loss.value_and_grad     # the general path, no compiled pass
+    benchmark.pedantic(numpy_path, args=(loss, LABELS, PROBS), rounds=5000, warmup_rounds=50)
+
+
+@needs_torch
+def test_bce_step_torch(benchmark):
+    benchmark.group = GROUP_BCE
+    torch.set_num_threads(fastconv.get_num_threads())
+    y = torch.from_numpy(LABELS[:, None])
+    p = torch.from_numpy(PROBS).requires_grad_(True)
+
+    def step():
+        p.grad = None
+        torch.nn.functional.binary_cross_entropy(p, y).backward()
+
+    benchmark.pedantic(step, rounds=5000, warmup_rounds=50)
