@@ -708,3 +708,51 @@ def test_max_pool_fast_path_is_taken(rng, monkeypatch):
     monkeypatch.setattr(pool_ops, "float_array", fail)
     assert bitwise_equal(ops.max_pool1d(x, 2), expect[0])
     assert bitwise_equal(ops.max_pool1d_backward(dy, x, 2), expect[1])
+
+
+# ------------------------------------------------------------ the global-pool argument fast path
+
+def _global_pool_calls(rng):
+    """Kernel-ready global-pool calls (fast path) and near misses the full checks must handle."""
+    x = rng.standard_normal((3, 7, 5)).astype(np.float32)
+    x[0, 3, 1] = np.nan
+    x[1, 2:5, 2] = 7.0  # ties: the first maximum wins
+    dy = rng.standard_normal((3, 5)).astype(np.float32)
+    y, dx = np.empty((3, 5), np.float32), np.empty_like(x)
+    f, fb, fa = ops.global_max_pool1d, ops.global_max_pool1d_backward, ops.global_average_pool1d
+    return [
+        lambda: f(x), lambda: f(x, out=y), lambda: f(x, out=y.astype(np.float64)),
+        lambda: f(x, out=x[:, 0]), lambda: f(np.asfortranarray(x)), lambda: f(x[:, :0]),
+        lambda: f(x[0]), lambda: f(np.ones(x.shape, np.int32)), lambda: f(x[:0]),
+        lambda: fa(x), lambda: fa(x, out=y), lambda: fa(x, out=x[:, 1]),
+        lambda: fb(dy, x), lambda: fb(dy, x, out=dx), lambda: fb(dy.astype(np.float64), x),
+        lambda: fb(dy[:, :4], x), lambda: fb(dy, x, out=x), lambda: fb(dy, x, out=dx[:, :, :4]),
+        lambda: fb(dy, x, out=np.asfortranarray(dx)), lambda: fb(dy, x[:, :0]),
+        lambda: fb(dy.astype(np.int32), x), lambda: fb(dy[None], x),
+        lambda: fb(np.asfortranarray(dy), x), lambda: fb(dy[:0], x[:0]),
+        lambda: fb(dy, x, out=dx.reshape(-1)[: dx.size].reshape(dx.shape)),
+    ]
+
+
+def test_global_pool_fast_path_same_results_and_errors_as_full_checks(monkeypatch):
+    from fastconv.ops import pooling as pool_ops
+    fast = [_outcome(c) for c in _global_pool_calls(np.random.default_rng(3))]
+    monkeypatch.setattr(pool_ops, "_ready_global", lambda *a: None)
+    slow = [_outcome(c) for c in _global_pool_calls(np.random.default_rng(3))]
+    for i, (a, b) in enumerate(zip(fast, slow)):
+        assert a == b, i
+    assert sum(o[0] in ("TypeError", "ValueError") for o in slow) >= 8
+
+
+def test_global_pool_fast_path_is_taken(rng, monkeypatch):
+    from fastconv.ops import pooling as pool_ops
+    x = rng.standard_normal((2, 10, 3))
+    dy = rng.standard_normal((2, 3))
+    expect = ops.global_max_pool1d(x), ops.global_max_pool1d_backward(dy, x)
+
+    def fail(*a, **k):
+        raise AssertionError("full checks used")
+    monkeypatch.setattr(pool_ops, "float_array", fail)
+    assert bitwise_equal(ops.global_max_pool1d(x), expect[0])
+    assert bitwise_equal(ops.global_max_pool1d_backward(dy, x), expect[1])
+    assert bitwise_equal(ops.global_max_pool1d(x, out=np.empty((2, 3))), expect[0])

@@ -40,17 +40,21 @@ def _ready_pool_x(x, pool_size, strides, padding):
     return dt, pool_geometry(x.shape, pool_size, strides, padding)
 
 
+def _ready_result(out, shape, dt, *inputs):
+    """The result buffer when `out` needs no check (None, or a kernel-ready buffer overlapping
+    none of `inputs`), else None (the full checks then raise or accept)."""
+    if out is None:
+        return np.empty(shape, dt)
+    if ready_out(out, shape, dt) and not any_overlap((out,), inputs):
+        return out
+    return None
+
+
 def _forward(kernel, x, pool_size, strides, padding, out):
     fast = _ready_pool_x(x, pool_size, strides, padding)
     if fast is not None:
         dt, (p, s, _, out_len, left) = fast
-        shape = (x.shape[0], out_len, x.shape[2])
-        if out is None:
-            y = np.empty(shape, dt)
-        elif ready_out(out, shape, dt) and not any_overlap((out,), (x,)):
-            y = out
-        else:
-            y = None
+        y = _ready_result(out, (x.shape[0], out_len, x.shape[2]), dt, x)
         if y is not None:
             if y.size:
                 kernel(x, y, p, s, left, kernel_threads(x.size + y.size))
@@ -135,12 +139,7 @@ def max_pool1d_backward(dy, x, pool_size=2, strides=None, padding="valid", *, ou
     if fast is not None:
         dt, (p, s, _, out_len, left) = fast
         if dy.shape == (x.shape[0], out_len, x.shape[2]):
-            if out is None:
-                dx = np.empty(x.shape, dt)
-            elif ready_out(out, x.shape, dt) and not any_overlap((out,), (dy, x)):
-                dx = out
-            else:
-                dx = None
+            dx = _ready_result(out, x.shape, dt, dy, x)
             if dx is not None:
                 if dx.size:
                     _pool.max_pool_backward(dy, x, dx, p, s, left,
@@ -226,7 +225,23 @@ def _global_x(x):
     return x
 
 
+def _ready_global(x):
+    """x's dtype when x is a kernel-ready (B, T >= 1, C) array (the full checks would hand it to
+    the kernel unchanged), else None."""
+    dt = ready_dtype(x)
+    if dt is None or not ready(x, dt, 3) or x.shape[1] == 0:
+        return None
+    return dt
+
+
 def _global_forward(kernel, x, out):
+    dt = _ready_global(x)
+    if dt is not None:
+        y = _ready_result(out, (x.shape[0], x.shape[2]), dt, x)
+        if y is not None:
+            if y.size:
+                kernel(x, y, kernel_threads(x.size))
+            return y
     x = _global_x(x)
     y = output("out", out, (x.shape[0], x.shape[2]), x.dtype)
     no_overlap("out", y, x)
@@ -290,6 +305,13 @@ def global_max_pool1d_backward(dy, x, *, out=None):
     >>> global_max_pool1d_backward(np.ones((1, 1)), np.array([[[1.], [3.], [3.]]])).ravel()
     array([0., 1., 0.])
     """
+    dt = _ready_global(x)
+    if dt is not None and ready(dy, dt, 2) and dy.shape == (x.shape[0], x.shape[2]):
+        dx = _ready_result(out, x.shape, dt, dy, x)
+        if dx is not None:
+            if dx.size:
+                _pool.global_max_pool_backward(dy, x, dx, kernel_threads(2 * dx.size))
+            return dx
     dy, x = _global_dy(dy, x)
     dtype = same_dtype(dy, x)
     dx = output("out", out, x.shape, dtype)
