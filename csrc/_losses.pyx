@@ -7,12 +7,17 @@
 # - Serial: a batch's loss is N*D values, tiny next to the model that produced them; one pass
 #   in sample order keeps the float64 total independent of any thread count.
 # - Numerics, in the array dtype (logf for float32), term by term as the NumPy formula
-#   (fastconv.losses.BinaryCrossentropy) so the gradient has the same bits:
+#   (fastconv.losses.BinaryCrossentropy) so the gradient has the same bits (a NaN label gives
+#   a NaN gradient either way, but its sign bit may differ: the compiler may swap the operands
+#   of the sum below, and which NaN an addition returns depends on the order):
 #     pc = min(max(p, eps), 1 - eps)              NaN stays NaN
-#     value_n = -mean_d(y log pc + (1 - y) log(1 - pc))   (the mean in the dtype, in d order)
+#     term = y log pc + (1 - y) log(1 - pc)       in the dtype
+#     value_n = -(sum over d of term, in float64, / D), rounded to the dtype once
 #     grad = (-(y / pc) + (1 - y) / (1 - pc)) [/ D when D > 1], 0 where p is outside
 #            [eps, 1 - eps] (or NaN), then times scale (1/N in the dtype)
-#   and the total is the float64 sum of the dtype-rounded value_n, in n order.
+#   and the total is the float64 sum of the dtype-rounded value_n, in n order. NumPy's mean
+#   sums the terms pairwise in the dtype instead, so values agree to rounding (closer to the
+#   float64 result here). No floating-point warnings are raised, as in every kernel.
 cimport cython
 from cython cimport floating
 from libc.math cimport log, logf
@@ -35,8 +40,8 @@ def binary_crossentropy(const floating[:, ::1] y, const floating[:, ::1] p,
     cdef isize n = p.shape[0], d = p.shape[1], i, j
     cdef floating eps = <floating>epsilon, top = 1 - <floating>epsilon
     cdef floating sc = <floating>scale, fd = <floating>d
-    cdef floating yi, pi, pc, ny, npc, slope, terms
-    cdef double total = 0
+    cdef floating yi, pi, pc, ny, npc, slope
+    cdef double total = 0, terms
     with nogil:
         for i in range(n):
             terms = 0
@@ -47,14 +52,12 @@ def binary_crossentropy(const floating[:, ::1] y, const floating[:, ::1] p,
                 pc = top if pc > top else pc
                 ny = 1 - yi
                 npc = 1 - pc
-                terms = terms + (yi * _log(pc) + ny * _log(npc))
+                terms += <floating>(yi * _log(pc) + ny * _log(npc))
                 slope = -(yi / pc) + ny / npc
                 if d != 1:
                     slope = slope / fd
                 if not (pi >= eps and pi <= top):
                     slope = 0
                 grad[i, j] = slope * sc
-            if d != 1:
-                terms = terms / fd
-            total += <double>(-terms)
+            total += <double><floating>(-(terms / d))
     return total

@@ -279,6 +279,37 @@ def test_compiled_bce_step_nan_prediction(dtype):
     assert grad.tobytes() == want_grad.tobytes() and grad[1, 0] == 0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_bce_step_nan_label(dtype):
+    # a NaN label gives a NaN gradient on both paths (its sign bit may differ: which NaN a sum
+    # returns depends on the order of its operands, which the compiler may swap)
+    import fastconv.ops as ops
+
+    p = np.array([[0.25], [0.5], [0.75]], dtype)
+    y = np.array([1.0, np.nan, 0.0], dtype)
+    loss, grad = ops.losses.binary_crossentropy_step(y, p, EPS)
+    with np.errstate(invalid="ignore"):
+        want_loss, want_grad = _bce_numpy_path(y, p)
+    assert np.isnan(loss) and np.isnan(want_loss)
+    np.testing.assert_array_equal(grad, want_grad)          # NaN where NaN, equal elsewhere
+    assert np.isnan(grad[1, 0]) and grad[[0, 2]].tobytes() == want_grad[[0, 2]].tobytes()
+
+
+def test_compiled_bce_step_long_last_axis_float32(seed):
+    # float32 terms of a per-sample mean over 100,000 values: summed in float64, the mean stays
+    # within a few float32 roundings of the float64 twin (a float32 running sum drifts by many)
+    import fastconv._reference as ref
+    import fastconv.ops as ops
+
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.0, 1.0, size=(2, 100_000)).astype(np.float32)
+    y = rng.integers(0, 2, size=(2, 100_000))
+    loss, grad = ops.losses.binary_crossentropy_step(y, p, EPS)
+    twin_loss, _ = ref.losses.binary_crossentropy_step(y, p, EPS)
+    assert abs(loss - twin_loss) <= 4 * np.finfo(np.float32).eps * (1 + abs(twin_loss))
+    assert grad.tobytes() == _bce_numpy_path(y, p)[1].tobytes()
+
+
 @pytest.mark.parametrize("case", ["strided", "int-pred", "str-labels", "shape", "empty", "0-d",
                                   "labels-n1-pred-n2"])
 def test_compiled_bce_step_declines_other_forms(case):
@@ -297,7 +328,8 @@ def test_compiled_bce_step_declines_other_forms(case):
     elif case == "empty":
         p, y = np.ones((0, 1), np.float32), np.ones(0, np.float32)
     elif case == "0-d":
-        p, y = np.float32(0.5) * np.ones((), np.float32), np.ones((), np.float32)
+        p, y = np.array(0.5, np.float32), np.array(1.0, np.float32)
+        assert type(p) is np.ndarray and p.ndim == 0
     else:
         p = np.full((4, 2), 0.5, np.float32)
     assert ops.losses.binary_crossentropy_step(y, p, EPS) is None
@@ -339,6 +371,31 @@ def test_training_step_takes_the_compiled_bce_only_where_it_applies(monkeypatch)
     assert calls == [(4, 1)]
     assert value == pytest.approx(2 * np.log(2), rel=1e-6)
     np.testing.assert_allclose(grad, np.full((4, 1), -1.0, np.float32), rtol=1e-6)
+
+    class Flipped(Ls.BinaryCrossentropy):     # the labels turned around before the formula
+        def _prepare(self, y_true, y_pred):
+            y_true, y_pred = super()._prepare(y_true, y_pred)
+            return 1 - y_true, y_pred
+
+    class PerSample(Ls.BinaryCrossentropy):
+        def per_sample(self, y_true, y_pred, need_grad=False):
+            return Ls.BinaryCrossentropy().per_sample(1 - y_true, y_pred, need_grad)
+
+    p2 = np.array([[0.9], [0.2]], np.float32)
+    y2 = np.array([1.0, 0.0], np.float32)
+    want = Ls.Loss.value_and_grad(Ls.BinaryCrossentropy(), 1 - y2, p2)
+    replaced = Ls.BinaryCrossentropy()
+    replaced._values = lambda y, q, need_grad: Ls.BinaryCrossentropy._values(replaced, 1 - y, q,
+                                                                             need_grad)
+    for loss in (Flipped(), PerSample(), replaced):
+        value, grad = loss.value_and_grad(y2, p2)
+        assert value == want[0] and grad.tobytes() == want[1].tobytes()
+    original = Ls.BinaryCrossentropy._values
+    monkeypatch.setattr(Ls.BinaryCrossentropy, "_values",
+                        lambda self, y, q, need_grad: original(self, 1 - y, q, need_grad))
+    value, grad = Ls.BinaryCrossentropy().value_and_grad(y2, p2)
+    assert value == want[0] and grad.tobytes() == want[1].tobytes()
+    assert calls == [(4, 1)]
 
 
 def test_fit_with_the_compiled_bce_gives_the_numpy_path_weights(seed, monkeypatch):

@@ -162,12 +162,11 @@ class BinaryCrossentropy(Loss):
         self.axis = axis
 
     def value_and_grad(self, y_true, y_pred, sample_weight=None):
-        # the training step's case in one compiled pass (same gradient bits as the NumPy path
-        # below: fastconv.ops.losses), unless a subclass changed the formula or the reduction
+        # the training step's case in one compiled pass (the NumPy path's gradient bits, but for
+        # the sign of a NaN: fastconv.ops.losses), unless a subclass or the instance replaced a
+        # step of that path
         if sample_weight is None and not self.from_logits and not self.label_smoothing \
-                and self.reduction == "sum_over_batch_size" \
-                and type(self)._values is BinaryCrossentropy._values \
-                and type(self).reduce is Loss.reduce:
+                and self.reduction == "sum_over_batch_size" and _plain_bce(self):
             fast = _backend.ops.losses.binary_crossentropy_step(y_true, y_pred,
                                                                 backend.epsilon())
             if fast is not None:
@@ -203,6 +202,17 @@ class BinaryCrossentropy(Loss):
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction, "from_logits": self.from_logits,
                 "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+# What BinaryCrossentropy.value_and_grad does through the NumPy path; the compiled pass stands
+# in for these steps only while none is replaced, on the class or on the instance.
+_BCE_STEPS = {name: getattr(BinaryCrossentropy, name)
+              for name in ("_prepare", "per_sample", "_values", "reduce")}
+
+
+def _plain_bce(loss):
+    cls, own = type(loss), loss.__dict__
+    return all(getattr(cls, name) is fn and name not in own for name, fn in _BCE_STEPS.items())
 
 
 class CategoricalCrossentropy(Loss):
