@@ -203,6 +203,36 @@ def test_binary_accuracy_integer_labels_of_rank_one(label_dtype, dtype):
     np.testing.assert_array_equal(got, M.binary_accuracy(y[:, None], p))
 
 
+@pytest.mark.parametrize("labels", ["float32", "float64", "int64", "bool", "list", "n1",
+                                    "weighted"])
+def test_binary_accuracy_metric_counts_as_the_general_path(labels):
+    # BinaryAccuracy counts the fit loop's case directly; state and result must be those of the
+    # general path (binary_accuracy's values, then their float64 mean)
+    rng = np.random.default_rng(6)
+    p = rng.random((301, 1)).astype(np.float32)
+    p[:4, 0] = [0.5, np.nan, np.inf, np.nextafter(np.float32(0.5), np.float32(1))]
+    y = rng.integers(0, 2, 301)
+    kwargs = {}
+    if labels in ("float32", "float64", "int64", "bool"):
+        y = y.astype(labels)
+    elif labels == "list":
+        y = y.tolist()
+    elif labels == "n1":
+        y = y[:, None].astype(np.float32)
+    else:
+        y = y.astype(np.float32)
+        kwargs["sample_weight"] = rng.random(301)
+    fast, general = M.BinaryAccuracy(threshold=0.5), M.BinaryAccuracy(threshold=0.5)
+    for _ in range(3):
+        fast.update_state(y, p, **kwargs)
+        M.MeanMetricWrapper.update_state(general, y, p, **kwargs)
+    assert (fast.total, fast.count) == (general.total, general.count)
+    assert fast.result() == general.result()
+    want = np.mean(np.asarray(y, np.float64).reshape(-1) == (p[:, 0] > 0.5))
+    if not kwargs:
+        assert fast.result() == pytest.approx(want, rel=1e-7)
+
+
 def test_metric_state_accumulates_and_resets():
     m = M.SparseCategoricalAccuracy()
     m.update_state(np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]]))

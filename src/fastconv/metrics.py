@@ -74,16 +74,20 @@ def _matched(y_true, y_pred):
     return _losses.squeeze_or_expand_to_same_rank(y_true, y_pred)
 
 
+def _labels_and_one_output(y_true, y_pred, threshold):
+    """The fit loop's case, labels (N,) and one sigmoid (N, 1), where `y_true == (y_pred[:, 0] >
+    threshold)` gives binary_accuracy's values (a mean over one value is that value). Integer
+    and bool labels compare exactly with the bool prediction; of their values only 0 and 1 cast
+    to a float equal to 0.0 or 1.0, so the general path's cast gives the same answer."""
+    return (y_true.ndim == 1 and y_pred.shape == y_true.shape + (1,) and type(threshold) is float
+            and y_pred.dtype.kind == "f"
+            and (y_true.dtype == y_pred.dtype or y_true.dtype.kind in "biu"))
+
+
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Per-sample mean over the last axis of `y_true == (y_pred > threshold)`."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.ndim == 1 and y_pred.shape == y_true.shape + (1,) and type(threshold) is float \
-            and y_pred.dtype.kind == "f" and (y_true.dtype == y_pred.dtype
-                                              or y_true.dtype.kind in "biu"):
-        # the fit loop's case, labels (N,) and one sigmoid (N, 1): the same 0/1 values as
-        # below (a mean over one value is that value) in two passes. Integer and bool labels
-        # compare exactly with the bool prediction; of their values only 0 and 1 cast to a
-        # float equal to 0.0 or 1.0, so the cast below gives the same answer.
+    if _labels_and_one_output(y_true, y_pred, threshold):
         return (y_true == (y_pred[:, 0] > threshold)).astype(np.float32)
     y_true, y_pred = _matched(y_true, y_pred)
     pred = (y_pred > threshold).astype(y_pred.dtype if y_pred.dtype.kind == "f" else np.float32)
@@ -115,6 +119,17 @@ class BinaryAccuracy(MeanMetricWrapper):
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         self.threshold = threshold
         super().__init__(name=name, dtype=dtype, threshold=threshold)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        threshold = self._fn_kwargs.get("threshold")
+        if sample_weight is None and self.fn is binary_accuracy and len(self._fn_kwargs) == 1 \
+                and type(y_true) is np.ndarray and type(y_pred) is np.ndarray \
+                and _labels_and_one_output(y_true, y_pred, threshold):
+            # the 0/1 values' float64 sum is their count of ones: count them directly
+            self.total += float(np.count_nonzero(y_true == (y_pred[:, 0] > threshold)))
+            self.count += float(y_true.shape[0])
+            return
+        super().update_state(y_true, y_pred, sample_weight)
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
