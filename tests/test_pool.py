@@ -687,30 +687,7 @@ def _max_pool_calls(rng):
     ]
 
 
-def test_max_pool_fast_path_same_results_and_errors_as_full_checks(monkeypatch):
-    from fastconv.ops import pooling as pool_ops
-    fast = [_outcome(c) for c in _max_pool_calls(np.random.default_rng(3))]
-    monkeypatch.setattr(pool_ops, "_ready_pool_x", lambda *a: None)
-    slow = [_outcome(c) for c in _max_pool_calls(np.random.default_rng(3))]
-    for i, (a, b) in enumerate(zip(fast, slow)):
-        assert a == b, i
-    assert sum(o[0] in ("TypeError", "ValueError") for o in slow) >= 10
-
-
-def test_max_pool_fast_path_is_taken(rng, monkeypatch):
-    from fastconv.ops import pooling as pool_ops
-    x = rng.standard_normal((2, 10, 3))
-    dy = rng.standard_normal((2, 5, 3))
-    expect = ops.max_pool1d(x, 2), ops.max_pool1d_backward(dy, x, 2)
-
-    def fail(*a, **k):
-        raise AssertionError("full checks used")
-    monkeypatch.setattr(pool_ops, "float_array", fail)
-    assert bitwise_equal(ops.max_pool1d(x, 2), expect[0])
-    assert bitwise_equal(ops.max_pool1d_backward(dy, x, 2), expect[1])
-
-
-# ------------------------------------------------------------ the global-pool argument fast path
+# ----------------------------------------- the global-pool argument fast path, and both checked
 
 def _global_pool_calls(rng):
     """Kernel-ready global-pool calls (fast path) and near misses the full checks must handle."""
@@ -730,29 +707,34 @@ def _global_pool_calls(rng):
         lambda: fb(dy, x, out=np.asfortranarray(dx)), lambda: fb(dy, x[:, :0]),
         lambda: fb(dy.astype(np.int32), x), lambda: fb(dy[None], x),
         lambda: fb(np.asfortranarray(dy), x), lambda: fb(dy[:0], x[:0]),
-        lambda: fb(dy, x, out=dx.reshape(-1)[: dx.size].reshape(dx.shape)),
     ]
 
 
-def test_global_pool_fast_path_same_results_and_errors_as_full_checks(monkeypatch):
+@pytest.mark.parametrize("calls, switch, errors",
+                         [(_max_pool_calls, "_ready_pool_x", 10),
+                          (_global_pool_calls, "_ready_global", 8)],
+                         ids=["max-pool", "global-pool"])
+def test_pool_fast_paths_same_results_and_errors_as_full_checks(monkeypatch, calls, switch, errors):
     from fastconv.ops import pooling as pool_ops
-    fast = [_outcome(c) for c in _global_pool_calls(np.random.default_rng(3))]
-    monkeypatch.setattr(pool_ops, "_ready_global", lambda *a: None)
-    slow = [_outcome(c) for c in _global_pool_calls(np.random.default_rng(3))]
+    fast = [_outcome(c) for c in calls(np.random.default_rng(3))]
+    monkeypatch.setattr(pool_ops, switch, lambda *a: None)     # every call takes the full checks
+    slow = [_outcome(c) for c in calls(np.random.default_rng(3))]
     for i, (a, b) in enumerate(zip(fast, slow)):
         assert a == b, i
-    assert sum(o[0] in ("TypeError", "ValueError") for o in slow) >= 8
+    assert sum(o[0] in ("TypeError", "ValueError") for o in slow) >= errors
 
 
-def test_global_pool_fast_path_is_taken(rng, monkeypatch):
+def test_pool_fast_paths_are_taken(rng, monkeypatch):
     from fastconv.ops import pooling as pool_ops
     x = rng.standard_normal((2, 10, 3))
-    dy = rng.standard_normal((2, 3))
-    expect = ops.global_max_pool1d(x), ops.global_max_pool1d_backward(dy, x)
+    dy, dy_global = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 3))
+    calls = [lambda: ops.max_pool1d(x, 2), lambda: ops.max_pool1d_backward(dy, x, 2),
+             lambda: ops.global_max_pool1d(x), lambda: ops.global_max_pool1d_backward(dy_global, x),
+             lambda: ops.global_max_pool1d(x, out=np.empty((2, 3)))]
+    expect = [call() for call in calls]
 
     def fail(*a, **k):
         raise AssertionError("full checks used")
     monkeypatch.setattr(pool_ops, "float_array", fail)
-    assert bitwise_equal(ops.global_max_pool1d(x), expect[0])
-    assert bitwise_equal(ops.global_max_pool1d_backward(dy, x), expect[1])
-    assert bitwise_equal(ops.global_max_pool1d(x, out=np.empty((2, 3))), expect[0])
+    for call, want in zip(calls, expect):
+        assert bitwise_equal(call(), want)
