@@ -436,22 +436,3 @@ def test_huge_geometry_as_separate_layers(k, kwargs):
         assert str(fused.value) == str(err)
     else:
         np.testing.assert_allclose(model.predict(ids, verbose=0), want, rtol=1e-6, atol=1e-6)
-
-
-def test_pair_declines_a_product_beyond_the_cache_budget(rng):
-    # K*F = 7 x 1024 float32 columns = 28 KiB per distinct row: the budget holds 219 rows, while
-    # the work formula alone would take up to 350 distinct rows of these 4 x 120 ids
-    from fastconv.layers import _embedding_conv as pair_module
-
-    model = _model(5000, 64, 1024, 7, "relu", 1, "valid", 1, head=False)
-    model.build((None, 120))
-    pair = EmbeddingConv(model.layers[0], model.layers[1])
-    budget_rows = pair_module.PRODUCT_BYTES_MAX // (7 * 1024 * 4)
-    assert budget_rows == 219
-    steps = 4 * 114
-    assert pair_module.worth_it(300, 480, steps, 64, 0)      # the work formula takes 300 rows
-    many = np.resize(rng.permutation(5000)[:300], 480).reshape(4, 120)   # 300 distinct ids
-    few = np.resize(rng.permutation(5000)[:150], 480).reshape(4, 120)    # 150
-    assert len(np.unique(many)) == 300 and len(np.unique(few)) == 150
-    assert pair.forward(many, training=False) is None
-    assert pair.forward(few, training=False) is not None

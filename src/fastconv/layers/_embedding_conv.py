@@ -22,20 +22,9 @@ from .embedding import Embedding, RowGradient
 _INT_MAX = 2**31 - 1   # the kernels take strides, dilation and padding as C ints
 
 
-# The tap sums read P and write Q, the (R, K*F) products, at a random row for every output
-# step and tap: cheap while they stay in cache, slow once each read waits on memory. On the
-# 2-core development machine (`python bench/pair_crossover.py --embed 32 --filters 256
-# --kernel 5`, K*F = 1,280) the pair path was 1.06-1.47x faster than the separate layers up to
-# R = 960 distinct rows (P = 4.9 MB) and 0.71-0.75x from R = 1,600 (8.2 MB); with the seed
-# model's K*F = 224, P never passes 2.9 MB.
-PRODUCT_BYTES_MAX = 6 << 20
-
-
-def worth_it(count, positions, steps, width, row_bytes):
-    """Distinct-row conv beats the direct one: R*E + 2*B*S (tap sums) < 0.8 * B*S*E, and the
-    R x K*F product (`row_bytes` per row) stays cache-sized."""
-    return (count * width + 2 * steps <= 0.8 * steps * width and count <= positions
-            and count * row_bytes <= PRODUCT_BYTES_MAX)
+def worth_it(count, positions, steps, width):
+    """Distinct-row conv beats the direct one: R*E + 2*B*S (tap sums) < 0.8 * B*S*E."""
+    return count * width + 2 * steps <= 0.8 * steps * width and count <= positions
 
 
 class EmbeddingConv:
@@ -107,7 +96,7 @@ class EmbeddingConv:
         if steps <= 0 or max(strides, dilation, left) > _INT_MAX:
             return None     # the separate layers give the error (or the result) for these
         pos, rows, count = self._numbering(ids, bool(training))
-        if not worth_it(count, ids.size, batch * steps, e, k * f * table.dtype.itemsize):
+        if not worth_it(count, ids.size, batch * steps, e):
             return None
         # scratch sized for the most distinct rows this batch shape can have (so one set per
         # batch shape, as every layer buffer), used up to the padded count
