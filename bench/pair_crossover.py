@@ -10,6 +10,7 @@ prints the median step time of each and the R where `worth_it` draws the line.
 
     python bench/pair_crossover.py                     # E=128, F=32, K=7, batch 32 x 100
     python bench/pair_crossover.py --embed 64 --filters 128 --kernel 3 --threads 1
+    python bench/pair_crossover.py --batch 512 --steps 48
 """
 import argparse
 import os
@@ -62,11 +63,14 @@ def main(argv=None):
     ap.add_argument("--filters", type=int, default=32)
     ap.add_argument("--kernel", type=int, default=7)
     ap.add_argument("--threads", type=int, default=fastconv.get_num_threads())
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=160, help="steps per vocabulary size")
     args = ap.parse_args(argv)
+    if args.steps < 48:
+        ap.error("--steps must be at least 48 (two warm-up blocks of 8, then both paths twice)")
     os.environ["FASTCONV_ADAPTIVE_THREADS"] = "0"
     fastconv.set_num_threads(args.threads)
-    batch, length, vocab_max = 32, 100, 200_000
+    batch, length, vocab_max = args.batch, 100, 200_000
     steps = batch * (length - args.kernel + 1)
     limit = (0.8 * steps * args.embed - 2 * steps) / args.embed
     state = {"on": False}
