@@ -19,9 +19,15 @@
 #              p = p - (m*alpha) / (sqrt(v) + eps)                   (eps OUTSIDE the root)
 #   The build uses ISO C mode, where GCC does not contract a*b + c into an FMA, so each
 #   operation rounds exactly as in the NumPy emulation the tests compare against.
+# - One background thread (rmsprop_rows_deferred_start / background_join, at the end): the
+#   embedding table's row update can run there, single-threaded, while fit's Python work goes
+#   on; same row code, same order, so the same bits as the in-place call.
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
+from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
+                              PyThread_free_lock, PyThread_release_lock,
+                              PyThread_start_new_thread, PyThread_type_lock, WAIT_LOCK)
 from libc.math cimport signbit, sqrt, sqrtf
 
 ctypedef Py_ssize_t isize
@@ -241,6 +247,17 @@ cdef inline void _decay_row(floating* v, isize n, long long k, floating rho,
         fc_decay_row_d(v, n, k, rho, c)
 
 
+cdef inline isize _deferred_row(floating* p, const floating* g, floating* v, isize E,
+                                long long decays, floating lr, floating rho, floating omr,
+                                floating eps, floating c) noexcept nogil:
+    # row update of rmsprop_rows_deferred: the missing decays, then the step itself
+    _decay_row(v, E, decays, rho, c)
+    if floating is float:
+        return fc_rmsprop_row_f(p, g, v, E, lr, rho, omr, eps)
+    else:
+        return fc_rmsprop_row_d(p, g, v, E, lr, rho, omr, eps)
+
+
 def rmsprop_rows_deferred(floating[:, ::1] p, const floating[:, ::1] grad, const int[::1] rows,
                           isize count, floating[:, ::1] v, long long[::1] stamp, long long step,
                           double lr, double rho, double one_minus_rho, double epsilon,
@@ -265,13 +282,181 @@ def rmsprop_rows_deferred(floating[:, ::1] p, const floating[:, ::1] grad, const
             fc_prefetch_row(&v[rows[j + PREFETCH_ROWS], 0], E * sizeof(floating))
             fc_prefetch_row(&p[rows[j + PREFETCH_ROWS], 0], E * sizeof(floating))
         r = rows[j]
-        _decay_row(&v[r, 0], E, step - 1 - stamp[r], rho_, c)
-        if floating is float:
-            nbad += fc_rmsprop_row_f(&p[r, 0], &grad[j, 0], &v[r, 0], E, lr_, rho_, omr_, eps_)
-        else:
-            nbad += fc_rmsprop_row_d(&p[r, 0], &grad[j, 0], &v[r, 0], E, lr_, rho_, omr_, eps_)
+        nbad += _deferred_row(&p[r, 0], &grad[j, 0], &v[r, 0], E, step - 1 - stamp[r], lr_,
+                              rho_, omr_, eps_, c)
         stamp[r] = step
     return nbad
+
+
+# ---- rmsprop_rows_deferred on a background thread ------------------------------------------
+# The same row updates, in the same order, run by one native thread that never touches Python
+# objects, while the caller's thread goes on with other work. The caller owns the arrays and
+# keeps them alive and untouched until `background_join` (fastconv.optimizers joins before
+# anyone reads the table or its velocity). One job at a time; the thread sleeps on a lock
+# between jobs, so it costs no CPU when idle.
+cdef extern from *:
+    """
+    static inline int fc_bg_load(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+    static inline void fc_bg_store(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    static inline void fc_bg_relax(void) {
+    #if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+    #endif
+    }
+    """
+    int fc_bg_load(const int *p) nogil
+    void fc_bg_store(int *p, int v) nogil
+    void fc_bg_relax() nogil
+
+cdef enum:
+    JOB_IDLE = 0
+    JOB_RUNNING = 1
+    JOB_DONE = 2
+    JOIN_SPINS = 40000      # polls (a pause each) before the joining thread sleeps instead
+
+cdef struct RowsJob:
+    bint is_double
+    char* p
+    const char* g
+    const int* rows
+    char* v
+    long long* stamp
+    isize count, E
+    long long step
+    double lr, rho, omr, eps, zero
+    isize nbad
+
+cdef RowsJob _job
+cdef long long _job_token = 0           # the caller's name for the job in flight
+cdef int _state = JOB_IDLE              # written by both threads: read with fc_bg_load
+cdef bint _started = False
+cdef PyThread_type_lock _go = NULL      # released by the caller: a job is ready
+cdef PyThread_type_lock _done = NULL    # released by the thread: the job is done
+
+
+cdef isize _run_rows(RowsJob* job, floating dummy) noexcept nogil:
+    cdef isize j, r, E = job.E, nbad = 0
+    cdef floating* p = <floating*>job.p
+    cdef const floating* g = <const floating*>job.g
+    cdef floating* v = <floating*>job.v
+    cdef floating lr_ = <floating>job.lr, rho_ = <floating>job.rho, omr_ = <floating>job.omr
+    cdef floating eps_ = <floating>job.eps, zero_ = <floating>job.zero
+    cdef floating c = omr_ * (zero_ * zero_)
+    for j in range(job.count):
+        if j + PREFETCH_ROWS < job.count:
+            fc_prefetch_row(v + job.rows[j + PREFETCH_ROWS] * E, E * sizeof(floating))
+            fc_prefetch_row(p + job.rows[j + PREFETCH_ROWS] * E, E * sizeof(floating))
+        r = job.rows[j]
+        nbad += _deferred_row(p + r * E, g + j * E, v + r * E, E,
+                              job.step - 1 - job.stamp[r], lr_, rho_, omr_, eps_, c)
+        job.stamp[r] = job.step
+    return nbad
+
+
+cdef void _background_main(void* arg) noexcept nogil:
+    while True:
+        PyThread_acquire_lock(_go, WAIT_LOCK)
+        if _job.is_double:
+            _job.nbad = _run_rows(&_job, <double>0)
+        else:
+            _job.nbad = _run_rows(&_job, <float>0)
+        fc_bg_store(&_state, JOB_DONE)
+        PyThread_release_lock(_done)
+
+
+cdef bint _make_locks() noexcept:
+    # both held: no job ready, no job done
+    global _go, _done
+    _go = PyThread_allocate_lock()
+    _done = PyThread_allocate_lock()
+    if _go == NULL or _done == NULL:
+        if _go != NULL:
+            PyThread_free_lock(_go)
+        if _done != NULL:
+            PyThread_free_lock(_done)
+        _go = _done = NULL
+        return False
+    PyThread_acquire_lock(_go, WAIT_LOCK)
+    PyThread_acquire_lock(_done, WAIT_LOCK)
+    return True
+
+
+def background_before_fork():
+    """Before fork: let a running job finish (it is then whole in the child's memory too)."""
+    with nogil:
+        while fc_bg_load(&_state) == JOB_RUNNING:
+            fc_bg_relax()
+
+
+def background_after_fork_child():
+    """In a forked child, which has no background thread: new locks (the parent's may be held
+    by its thread), a new thread at the next start. A job the parent finished but had not yet
+    joined stays joinable, with its result."""
+    global _started, _go, _done
+    _started = False
+    _go = _done = NULL          # the parent's locks: left as they are
+    if _make_locks() and fc_bg_load(&_state) == JOB_DONE:
+        PyThread_release_lock(_done)
+
+
+def background_busy():
+    """True from a successful `rmsprop_rows_deferred_start` until its `background_join`."""
+    return fc_bg_load(&_state) != JOB_IDLE
+
+
+def rmsprop_rows_deferred_start(floating[:, ::1] p, const floating[:, ::1] grad,
+                                const int[::1] rows, isize count, floating[:, ::1] v,
+                                long long[::1] stamp, long long step, double lr, double rho,
+                                double one_minus_rho, double epsilon, double zero,
+                                long long token):
+    """`rmsprop_rows_deferred(...)` with one thread, started on the background thread under the
+    caller's name `token`; True when started. False, with nothing done, while another job runs
+    (one at a time) or when no thread could be made. `background_join(token)` waits for it."""
+    global _started, _state, _job_token
+    # the thread must not run past an array: the shapes the row loop relies on
+    if not (0 <= count <= min(rows.shape[0], grad.shape[0]) and grad.shape[1] == p.shape[1]
+            and v.shape[0] == p.shape[0] and v.shape[1] == p.shape[1]
+            and stamp.shape[0] == p.shape[0]):
+        raise ValueError("rmsprop_rows_deferred_start: inconsistent shapes")
+    if fc_bg_load(&_state) != JOB_IDLE:
+        return False
+    if not _started:
+        if _go == NULL and not _make_locks():
+            return False
+        if <long>PyThread_start_new_thread(_background_main, NULL) == -1:
+            return False
+        _started = True
+    _job.is_double = floating is double
+    _job.p = <char*>&p[0, 0] if p.shape[0] * p.shape[1] else NULL
+    _job.g = <const char*>&grad[0, 0] if count and p.shape[1] else NULL
+    _job.rows = &rows[0] if count else NULL
+    _job.v = <char*>&v[0, 0] if v.shape[0] * v.shape[1] else NULL
+    _job.stamp = &stamp[0] if stamp.shape[0] else NULL
+    _job.count = count if p.shape[1] else 0
+    _job.E = p.shape[1]
+    _job.step = step
+    _job.lr, _job.rho, _job.omr, _job.eps, _job.zero = lr, rho, one_minus_rho, epsilon, zero
+    _job.nbad = 0
+    _job_token = token
+    fc_bg_store(&_state, JOB_RUNNING)
+    PyThread_release_lock(_go)
+    return True
+
+
+def background_join(long long token):
+    """Wait for job `token` (polling briefly, then asleep); returns its count of bad velocity
+    values, or -1 when no job of that name is in flight."""
+    cdef int i
+    if fc_bg_load(&_state) == JOB_IDLE or _job_token != token:
+        return -1
+    with nogil:
+        for i in range(JOIN_SPINS):
+            if fc_bg_load(&_state) == JOB_DONE:
+                break
+            fc_bg_relax()
+        PyThread_acquire_lock(_done, WAIT_LOCK)    # once per job: free by now, or wait
+    fc_bg_store(&_state, JOB_IDLE)
+    return _job.nbad
 
 
 def rmsprop_catch_up(floating[:, ::1] v, long long[::1] stamp, long long step, double rho,

@@ -181,22 +181,48 @@ def _lr32(value):  # optimizers keep learning_rate as a float32 variable, as Ker
     return float(np.float32(value))
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3], ids=lambda t: f"t{t}")
+@pytest.mark.parametrize("threads,background", [(1, False), (2, False), (3, False),
+                                                (2, True), (3, True)],
+                         ids=["t1", "t2", "t3", "t2-background", "t3-background"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_rmsprop_deferred_decay_equals_dense_steps(rng, num_threads, dtype, threads):
+def test_rmsprop_deferred_decay_equals_dense_steps(rng, num_threads, monkeypatch, dtype,
+                                                   threads, background):
     """Plain RMSprop on an embedding table defers the velocity decay of untouched rows; held
     bitwise against the public dense update, step by step, through every switch back to the
-    every-row update: negative learning rate, rho changed, velocity read and written, NaN."""
+    every-row update: negative learning rate, rho changed, velocity read and written, NaN.
+
+    With `background` (fit's loop on 2+ threads), each row update runs on the background thread
+    and every check below reads the table right after `apply` returns: the read must wait for
+    the update, and leave no job running."""
+    import contextlib
+
+    from fastconv import optimizers as opt_mod
     from fastconv.layers.base import Variable
-    from fastconv.layers.embedding import RowGradient
 
     num_threads(threads)
+    started = []
+    real_start = opt_mod._rmsprop_rows_deferred_start
+    monkeypatch.setattr(opt_mod, "_rmsprop_rows_deferred_start",
+                        lambda *a: started.append(1) or real_start(*a))
     v_rows, e, batch, steps = 400, 5, (3, 8), 300
     p = rng.standard_normal((v_rows, e)).astype(dtype)
     var = Variable(p.copy(), "embeddings")
     owner = _GradOwner(p.shape, p.dtype)
     opt = optimizers.RMSprop(learning_rate=0.01)
     vel = np.zeros_like(p)
+    loop = opt._background_updates(True) if background else contextlib.nullcontext()
+    with loop:
+        _deferred_steps(rng, opt, var, owner, p, vel, v_rows, e, batch, steps, dtype, started)
+    assert opt.variables[2].value.tobytes() == vel.tobytes()
+    assert opt._deferred[id(var)].count >= 150  # the deferred path did run
+    # in the background: every deferred step but those where the velocity was just read
+    assert len(started) >= (140 if background else 0) and (background or not started)
+
+
+def _deferred_steps(rng, opt, var, owner, p, vel, v_rows, e, batch, steps, dtype, started):
+    from fastconv._ext import _optim
+    from fastconv.layers.embedding import RowGradient
+
     rho = 0.9
     for step in range(steps):
         if step == 100:
@@ -222,13 +248,15 @@ def test_rmsprop_deferred_decay_equals_dense_steps(rng, num_threads, dtype, thre
         if step == 250:
             dy[0, 0, 0] = np.nan  # NaN velocity from here on: every-row updates only
         count, rows, grad, pos = _rows(dy, ids, v_rows)
+        jobs = len(started)
         opt.apply([RowGradient(owner, var, count, rows, grad, pos)], [var])
+        # a job started by this step runs until someone joins it: here, reading the table
+        assert _optim.background_busy() == (len(started) > jobs), step
         with np.errstate(invalid="ignore"):
             rmsprop_update(p, embedding_backward(dy, ids, v_rows), vel,
                            _lr32(opt.learning_rate.value), rho=rho, epsilon=1e-7)
         assert var.value.tobytes() == p.tobytes(), step
-    assert opt.variables[2].value.tobytes() == vel.tobytes()
-    assert opt._deferred[id(var)].count >= 150  # the deferred path did run
+        assert not _optim.background_busy(), step
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

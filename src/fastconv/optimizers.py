@@ -4,17 +4,22 @@
 with slots in Keras' order, so optimizer state moves to and from `.weights.h5` files. Updates run
 in place through `fastconv.ops.{sgd,rmsprop,adam}_update`.
 """
+import contextlib
+import itertools
 import math
 import numbers
+import threading
 import warnings
 
 import numpy as np
 
 from . import _backend
+from ._config import get_num_threads
 from .layers.base import Variable, auto_name
 from .layers.embedding import RowGradient
 from .ops import optim as _optim_ops
-from .ops.optim import _rmsprop_catch_up, _rmsprop_rows_deferred, _rmsprop_update_rows
+from .ops.optim import (_background_join, _rmsprop_catch_up, _rmsprop_rows_deferred,
+                        _rmsprop_rows_deferred_start, _rmsprop_update_rows)
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "serialize", "deserialize"]
 
@@ -192,6 +197,19 @@ class Optimizer:
     def _update(self, var, grad, lr):
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def _background_updates(self, allowed):
+        """Inside (fit's loop), an RMSprop step may leave an embedding table's row update
+        running on fastconv's background thread while the step goes on (`_DeferredDecay`);
+        on exit every such update has finished."""
+        self._background = bool(allowed)
+        try:
+            yield
+        finally:
+            self._background = False
+            for deferred in self.__dict__.get("_deferred", {}).values():
+                deferred.join()
+
     def _row_updates_ok(self):
         """True when `_update_rows` gives exactly `_update` of the dense gradient."""
         return False
@@ -316,7 +334,8 @@ class RMSprop(Optimizer):
         deferred = self.__dict__.setdefault("_deferred", {}).get(id(var))
         if deferred is None:
             deferred = self._deferred[id(var)] = _DeferredDecay(var, vel)
-        if deferred.step(grad, lr, self.rho, self.epsilon):
+        if deferred.step(grad, lr, self.rho, self.epsilon,
+                         self.__dict__.get("_background", False)):
             return
         _rmsprop_update_rows(var.value, grad.values, vel.value, grad.pos, lr, rho=self.rho,
                              epsilon=self.epsilon)
@@ -355,6 +374,10 @@ class RMSprop(Optimizer):
         return config
 
 
+_JOIN_LOCK = threading.RLock()     # one job at a time, joined once
+_TOKENS = itertools.count(1)
+
+
 class _DeferredDecay:
     """RMSprop's velocity decay for the rows of an embedding table that a step did not touch,
     run only when the row is touched again or the velocity is read (bit-identical to running it
@@ -366,6 +389,12 @@ class _DeferredDecay:
     after bringing the velocity up to date, and the caller runs the every-row update instead.
     The velocity variable calls `catch_up` before anyone reads it; the next step then checks
     its values again, since the reader may have written to them.
+
+    In fit's loop on two or more threads (`background`), `step` leaves the row update running
+    on fastconv's background thread, so that it takes the second core while this thread goes
+    on with the step's Python work, up to the next batch's embedding lookup. Until `join`, the
+    table and velocity variables join before they hand out their arrays (`Variable._sync`), so
+    every reader sees the finished update; the results are the same bits.
     """
 
     def __init__(self, var, velocity):
@@ -376,9 +405,24 @@ class _DeferredDecay:
         self.rho = None
         self.usable = None        # None: velocity values not checked since last read
         self._lr = self._lr_ok = None
+        self._token = None        # the name of the update sent to the background thread
+        self._running = None      # and its arrays, kept alive until it is joined
         velocity._sync = self.catch_up
 
+    def join(self):
+        """Wait for the update sent to the background thread, if one was."""
+        with _JOIN_LOCK:
+            if self._token is None:
+                return
+            bad = _background_join(self._token)
+            self._token = self._running = None
+            self.var._sync = None
+            if bad:
+                self.catch_up()
+                self.usable = False
+
     def catch_up(self):
+        self.join()
         if self.pending:
             _rmsprop_catch_up(self.velocity._value, self.stamp, self.count, self.rho)
             self.pending = False
@@ -390,8 +434,8 @@ class _DeferredDecay:
             self._lr, self._lr_ok = lr, bool(z == 0 and not np.signbit(z))
         return self._lr_ok
 
-    def step(self, grad, lr, rho, epsilon):
-        p, v = self.var.value, self.velocity._value
+    def step(self, grad, lr, rho, epsilon, background=False):
+        p, v = self.var.value, self.velocity._value     # var.value joins a running update
         dt = p.dtype
         if p.ndim != 2 or v.shape != p.shape or v.dtype != dt or not v.flags.c_contiguous:
             return False
@@ -407,10 +451,19 @@ class _DeferredDecay:
         if not self.usable:
             return False
         self.count += 1
-        bad = _rmsprop_rows_deferred(p, grad.values, grad.rows, grad.count, v, self.stamp,
-                                     self.count, lr, rho, epsilon)
         self.pending = True
-        if bad:
+        if background and grad.count and get_num_threads() > 1:
+            # named, kept and joinable before it starts: an exception anywhere after this
+            # (a second Ctrl-C) cannot leave a running update that nobody waits for
+            self._token, self._running = next(_TOKENS), (p, grad, v)
+            self.var._sync = self.join
+            if _rmsprop_rows_deferred_start(p, grad.values, grad.rows, grad.count, v,
+                                            self.stamp, self.count, lr, rho, epsilon,
+                                            self._token):
+                return True
+            self.join()     # not started (another job runs): nothing to wait for
+        if _rmsprop_rows_deferred(p, grad.values, grad.rows, grad.count, v, self.stamp,
+                                  self.count, lr, rho, epsilon):
             self.catch_up()
             self.usable = False
         return True

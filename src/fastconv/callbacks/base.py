@@ -109,6 +109,19 @@ class CallbackList(Callback):
     def append(self, callback):
         self.callbacks.append(callback)
 
+    def library_only(self):
+        """True when every callback is an instance of one of fastconv's own classes that run
+        no user code (not a subclass, not LambdaCallback), or declares `_no_kept_arrays`:
+        between batches they read weights only through the layers and variables, never
+        through an array kept from earlier (fastconv's benchmarks declare it)."""
+        from . import (CSVLogger, EarlyStopping, ModelCheckpoint, ProgbarLogger,
+                       ReduceLROnPlateau)
+
+        own = (History, ProgbarLogger, CSVLogger, EarlyStopping, ModelCheckpoint,
+               ReduceLROnPlateau)
+        return all(type(c) in own or getattr(c, "_no_kept_arrays", False) is True
+                   for c in self.callbacks)
+
     def set_params(self, params):
         self.params = params
         for c in self.callbacks:

@@ -40,7 +40,7 @@ class EmbeddingConv:
         return (type(emb) is Embedding and type(conv) is Conv1D
                 and _backend.name == "compiled" and not emb.mask_zero and emb.built
                 and conv.built and conv.groups == 1 and conv.data_format == "channels_last"
-                and conv.kernel.value.dtype == emb.embeddings.value.dtype
+                and conv.kernel.dtype == emb.embeddings.dtype
                 and conv.kernel.shape[1] == emb.output_dim)
 
     def _slot(self, training):
@@ -85,7 +85,6 @@ class EmbeddingConv:
         ids = np.ascontiguousarray(emb._ids(x))
         if ids.ndim != 2 or ids.size == 0:
             return None
-        table = emb.embeddings.value
         kernel = conv.kernel.value
         k, e, f = kernel.shape
         batch, length = ids.shape
@@ -98,6 +97,9 @@ class EmbeddingConv:
         pos, rows, count = self._numbering(ids, bool(training))
         if not worth_it(count, ids.size, batch * steps, e):
             return None
+        # read only now: until here the optimizer's last table update may still be running on
+        # the background thread (the value property waits for it)
+        table = emb.embeddings.value
         # scratch sized for the most distinct rows this batch shape can have (so one set per
         # batch shape, as every layer buffer), used up to the padded count
         rp, most = ec.padded_rows(count), ec.padded_rows(ids.size)

@@ -453,7 +453,10 @@ class Trainer:
         cbs.on_train_begin()
         epoch_logs = {}
         logs = {}
-        with DeferredInterrupt() as interrupt, self._governor("fit") as threads:
+        # the embedding table's row update may overlap the step's Python work (one core each)
+        # unless a callback could hold a weight array between batches
+        background = self.optimizer._background_updates(cbs.library_only())
+        with DeferredInterrupt() as interrupt, self._governor("fit") as threads, background:
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cbs.on_epoch_begin(epoch)

@@ -423,6 +423,13 @@ def output(name, out, shape, dtype):
 MIN_WORK_PER_THREAD = 1 << 15
 
 from .._config import get_num_threads as _omp_max_threads  # noqa: E402
+from .._ext._optim import background_busy as _background_busy  # noqa: E402
+
+
+def max_threads():
+    """get_num_threads(), or 1 while a background job (fastconv.ops.optim.
+    _rmsprop_rows_deferred_start) holds a core, so that no kernel waits for that core."""
+    return 1 if _background_busy() else _omp_max_threads()
 
 
 def same_dtype(*arrays):
@@ -436,7 +443,7 @@ def same_dtype(*arrays):
 
 def kernel_threads(work):
     """Threads for a kernel touching `work` elements: get_num_threads(), fewer for tiny work."""
-    n = _omp_max_threads()
+    n = max_threads()
     if n > 1 and work < n * MIN_WORK_PER_THREAD:
         n = max(1, min(n, work // MIN_WORK_PER_THREAD))
     return n

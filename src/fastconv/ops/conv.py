@@ -1,8 +1,7 @@
 """conv1d and conv1d_backward: argument checks, then the compiled kernels (fastconv._ext._conv)."""
-from .._config import get_num_threads
 from .._ext import _conv
 from ._checks import (conv1d_args, conv1d_backward_args, conv1d_backward_fast_args,
-                      conv1d_fast_args, conv_activation)
+                      conv1d_fast_args, conv_activation, max_threads)
 
 __all__ = ["conv1d", "conv1d_backward"]
 
@@ -18,7 +17,7 @@ _MIN_MACS_PER_THREAD = 250_000
 
 def _threads_for(macs):
     n = macs // _MIN_MACS_PER_THREAD
-    return 1 if n <= 1 else min(get_num_threads(), n)
+    return 1 if n <= 1 else min(max_threads(), n)
 
 
 def _threads(a):

@@ -17,6 +17,8 @@ are updated in place and must not overlap); `grad` may have any layout and float
 cast to the parameter dtype first, as Keras does. NaN/inf in the gradient propagate into the
 parameter (no checks on the hot path).
 """
+import os
+
 import numpy as np
 
 from .._ext import _optim
@@ -245,6 +247,34 @@ def _rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step,
     return _optim.rmsprop_rows_deferred(param, grad_rows, rows, count, velocity, stamp, step,
                                         learning_rate, rho, 1.0 - rho, epsilon, 0.0,
                                         kernel_threads(3 * count * param.shape[1])) > 0
+
+
+def _rmsprop_rows_deferred_start(param, grad_rows, rows, count, velocity, stamp, step,
+                                 learning_rate, rho, epsilon, token):
+    """`_rmsprop_rows_deferred` on fastconv's background thread, one thread, while the caller
+    goes on, under the caller's name `token` (an int); True when started. False, with nothing
+    done, while another job runs (one at a time) or when no thread could be made.
+
+    Until `_background_join(token)` returns, the caller must keep every array alive and let
+    nothing read or write param, velocity or stamp, nor write grad_rows or rows. Kernels
+    called meanwhile take one thread (`_checks.max_threads`).
+    """
+    return _optim.rmsprop_rows_deferred_start(param, grad_rows, rows, count, velocity, stamp,
+                                              step, learning_rate, rho, 1.0 - rho, epsilon, 0.0,
+                                              token)
+
+
+def _background_join(token):
+    """Wait for job `token`; True when a touched row now holds a NaN or negative velocity value,
+    False when not, None when no job of that name runs (never started, or already joined)."""
+    bad = _optim.background_join(token)
+    return None if bad < 0 else bad > 0
+
+
+# A fork waits for a running job, so that it is whole in both processes; the child, which has
+# no background thread, makes its own at its first job.
+os.register_at_fork(before=_optim.background_before_fork,
+                    after_in_child=_optim.background_after_fork_child)
 
 
 def _rmsprop_catch_up(velocity, stamp, step, rho):
