@@ -1,12 +1,13 @@
 """Where the Embedding -> Conv1D pair path stops paying: training steps with it and without it.
 
-A Sequential model runs an Embedding followed by a Conv1D as one step over the batch's R distinct
-ids when `fastconv.layers._embedding_conv.worth_it` says so (R*E + 2*B*S <= 0.8*B*S*E), else as
-the two layers. This trains the seed IMDb model's shape (Embedding(200000, E) -> Conv1D(F, K,
-relu) -> MaxPooling1D(5) -> Conv1D(32, 7) -> GlobalMaxPooling1D -> Dense(1)) on random ids drawn
-from vocabularies of growing size, so R grows from a few hundred to nearly all B*T positions,
-with the pair path forced on and off in turns every 8 steps (same moments, same data), and
-prints the median step time of each and the R where `worth_it` draws the line.
+A Sequential model runs an Embedding followed by a Conv1D as one step over the batch's R
+distinct ids when `fastconv.layers._embedding_conv.worth_it` says so (a cost model in E, F, K,
+R and B*S), else as the two layers. This trains the seed IMDb model's shape (Embedding(200000,
+E) -> Conv1D(F, K, relu) -> MaxPooling1D(5) -> Conv1D(32, 7) -> GlobalMaxPooling1D ->
+Dense(1)) on random ids drawn from vocabularies of growing size, so R grows from a few hundred
+to nearly all B*T positions, with the pair path forced on and off in turns every 8 steps (same
+moments, same data), and prints the median step time of each and the R where `worth_it`
+draws the line.
 
     python bench/pair_crossover.py                     # E=128, F=32, K=7, batch 32 x 100
     python bench/pair_crossover.py --embed 64 --filters 128 --kernel 3 --threads 1
@@ -72,7 +73,10 @@ def main(argv=None):
     fastconv.set_num_threads(args.threads)
     batch, length, vocab_max = args.batch, 100, 200_000
     steps = batch * (length - args.kernel + 1)
-    limit = (0.8 * steps * args.embed - 2 * steps) / args.embed
+    decide = pair.worth_it
+    limit = max((r for r in range(batch * length + 1)
+                 if decide(r, batch * length, steps, args.embed, args.kernel, args.filters, 4)),
+                default=0)
     state = {"on": False}
     counts = []
     numbering = pair.EmbeddingConv._numbering
@@ -82,7 +86,7 @@ def main(argv=None):
         counts.append(out[2])
         return out
 
-    pair.worth_it = lambda count, positions, steps, width: state["on"]
+    pair.worth_it = lambda *args: state["on"]
     pair.EmbeddingConv._numbering = counted
     print(f"E={args.embed} F={args.filters} K={args.kernel}, batch {batch} x {length}, "
           f"threads={args.threads}; worth_it takes the pair path up to R = {limit:.0f}")

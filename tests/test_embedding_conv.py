@@ -14,7 +14,7 @@ import fastconv
 from fastconv import activations
 from fastconv._reference import embedding_conv as twin
 from fastconv.layers import Conv1D, Dense, Embedding, GlobalMaxPooling1D, MaxPooling1D
-from fastconv.layers._embedding_conv import EmbeddingConv
+from fastconv.layers._embedding_conv import EmbeddingConv, worth_it
 from fastconv.models import Sequential
 from fastconv.ops import embedding_conv as ec
 from fastconv.ops._checks import conv_geometry
@@ -274,10 +274,41 @@ def test_training_matches_separate_layers(rng, monkeypatch, floatx):
 
 def test_few_repeats_fall_back(rng):
     ids = np.arange(64).reshape(4, 16)         # every id distinct: the direct conv is cheaper
-    model = _model(64, 32, 8, 3, "relu", 1, "valid", 1)
+    model = _model(64, 32, 16, 3, "relu", 1, "valid", 1)
     model.compile(optimizer="rmsprop", loss="binary_crossentropy")
     model.train_on_batch(ids, np.ones(4, np.float32))
     assert model._fused_at is None
+
+
+# Measured with bench/pair_crossover.py (layers/pair = step time of the separate layers over
+# that of the pair path, 2 threads): (E, F, K, batch, T, R, pair pays). worth_it must agree.
+MEASURED = [
+    (128, 32, 7, 32, 100, 2000, True),      # the seed model: crossover at R = 2,200-2,450
+    (128, 32, 7, 32, 100, 2600, False),
+    (128, 32, 7, 512, 100, 20000, True),    # batch 512: 1.1-4.2x up to R = 24,542
+    (128, 32, 7, 512, 100, 45173, False),   # 0.73x
+    (64, 128, 3, 32, 100, 1800, True),      # crossover at R = 2,000-2,500
+    (64, 128, 3, 32, 100, 2700, False),
+    (32, 256, 5, 32, 100, 800, True),       # crossover at R = 1,000-1,200
+    (32, 256, 5, 32, 100, 1600, False),     # 0.71-0.75x
+    (32, 128, 9, 32, 100, 959, True),       # 1.16x
+    (32, 128, 9, 32, 100, 1596, False),     # 0.66x
+    (128, 8, 3, 32, 100, 3174, True),       # 1.23x with nearly every id distinct
+    (256, 24, 5, 32, 100, 3175, True),      # 1.69x with nearly every id distinct
+    (64, 16, 5, 8, 50, 400, False),         # 0.81x: every id distinct in a small batch
+]
+
+
+@pytest.mark.parametrize("e,f,k,batch,length,count,pays", MEASURED)
+def test_worth_it_agrees_with_the_measured_crossovers(e, f, k, batch, length, count, pays):
+    steps = batch * (length - k + 1)
+    assert worth_it(count, batch * length, steps, e, k, f, 4) is pays
+
+
+def test_worth_it_declines_impossible_counts():
+    assert not worth_it(101, 100, 90, 64, 3, 16, 4)     # more rows than ids
+    assert not worth_it(10, 100, 90, 0, 3, 16, 4)       # no embedding width
+    assert not worth_it(10, 100, 90, 64, 3, 0, 4)       # no filters
 
 
 def test_mask_zero_is_never_fused(rng):

@@ -22,9 +22,26 @@ from .embedding import Embedding, RowGradient
 _INT_MAX = 2**31 - 1   # the kernels take strides, dilation and padding as C ints
 
 
-def worth_it(count, positions, steps, width):
-    """Distinct-row conv beats the direct one: R*E + 2*B*S (tap sums) < 0.8 * B*S*E."""
-    return count * width + 2 * steps <= 0.8 * steps * width and count <= positions
+def worth_it(count, positions, steps, width, taps, filters, itemsize):
+    """Distinct-row conv beats the direct one, by a cost model relative to the direct conv:
+
+        R / (B*S)  +  (2 / E) * (1 + P / 1e6)  <=  0.8 * F_block / F
+
+    - R / (B*S): the three matrix products shrink from B*S rows to R;
+    - (2 / E) * (1 + P / 1e6): the tap sums, which read and write B*S*K rows of F at random
+      places of the (R, K*F) product P (bytes); the larger P, the more of them miss the cache;
+    - F_block / F: the direct conv computes whole blocks of 16 float32 (8 float64) filters,
+      so narrow F wastes part of its work (the products here have K*F columns).
+
+    Fitted to `bench/pair_crossover.py` over nine geometries (E 12-300, F 8-256, K 1-9, batch
+    32 and 512), it puts the crossover within the measured range or on the cautious side.
+    """
+    if count > positions or width <= 0 or filters <= 0 or steps <= 0:
+        return False
+    block = 16 if itemsize == 4 else 8
+    padded = -(-filters // block) * block
+    product_mb = count * taps * filters * itemsize / 1e6
+    return count / steps + 2.0 / width * (1.0 + product_mb) <= 0.8 * padded / filters
 
 
 class EmbeddingConv:
@@ -95,7 +112,7 @@ class EmbeddingConv:
         if steps <= 0 or max(strides, dilation, left) > _INT_MAX:
             return None     # the separate layers give the error (or the result) for these
         pos, rows, count = self._numbering(ids, bool(training))
-        if not worth_it(count, ids.size, batch * steps, e):
+        if not worth_it(count, ids.size, batch * steps, e, k, f, kernel.itemsize):
             return None
         # read only now: until here the optimizer's last table update may still be running on
         # the background thread (the value property waits for it)
