@@ -27,7 +27,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
                               PyThread_free_lock, PyThread_release_lock,
-                              PyThread_start_new_thread, PyThread_type_lock, WAIT_LOCK)
+                              PyThread_start_new_thread, PyThread_type_lock, NOWAIT_LOCK,
+                              WAIT_LOCK)
 from libc.math cimport signbit, sqrt, sqrtf
 
 ctypedef Py_ssize_t isize
@@ -298,6 +299,15 @@ cdef extern from *:
     """
     static inline int fc_bg_load(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
     static inline void fc_bg_store(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    static inline Py_ssize_t fc_bg_claim(Py_ssize_t *p, Py_ssize_t n) {
+        return __atomic_fetch_add(p, n, __ATOMIC_RELAXED);
+    }
+    static inline void fc_bg_add(Py_ssize_t *p, Py_ssize_t n) {
+        __atomic_fetch_add(p, n, __ATOMIC_RELEASE);
+    }
+    static inline Py_ssize_t fc_bg_loadn(const Py_ssize_t *p) {
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    }
     static inline void fc_bg_relax(void) {
     #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
@@ -306,6 +316,9 @@ cdef extern from *:
     """
     int fc_bg_load(const int *p) nogil
     void fc_bg_store(int *p, int v) nogil
+    isize fc_bg_claim(isize *p, isize n) nogil
+    void fc_bg_add(isize *p, isize n) nogil
+    isize fc_bg_loadn(const isize *p) nogil
     void fc_bg_relax() nogil
 
 cdef enum:
@@ -313,6 +326,7 @@ cdef enum:
     JOB_RUNNING = 1
     JOB_DONE = 2
     JOIN_SPINS = 40000      # polls (a pause each) before the joining thread sleeps instead
+    JOB_CHUNK = 16          # rows claimed at a time (the joining thread helps with the rest)
 
 cdef struct RowsJob:
     bint is_double
@@ -324,42 +338,52 @@ cdef struct RowsJob:
     isize count, E
     long long step
     double lr, rho, omr, eps, zero
-    isize nbad
+    isize next              # first row not yet claimed by a thread
+    isize nbad              # bad values, added up by each thread when its rows are done
 
 cdef RowsJob _job
 cdef long long _job_token = 0           # the caller's name for the job in flight
 cdef int _state = JOB_IDLE              # written by both threads: read with fc_bg_load
+cdef int _helping = 0                   # 1 while a joining thread runs rows of the job
 cdef bint _started = False
 cdef PyThread_type_lock _go = NULL      # released by the caller: a job is ready
 cdef PyThread_type_lock _done = NULL    # released by the thread: the job is done
 
 
 cdef isize _run_rows(RowsJob* job, floating dummy) noexcept nogil:
-    cdef isize j, r, E = job.E, nbad = 0
+    # claims chunks of rows until none is left; returns the bad values of the rows it ran
+    cdef isize j, j0, j1, r, E = job.E, nbad = 0
     cdef floating* p = <floating*>job.p
     cdef const floating* g = <const floating*>job.g
     cdef floating* v = <floating*>job.v
     cdef floating lr_ = <floating>job.lr, rho_ = <floating>job.rho, omr_ = <floating>job.omr
     cdef floating eps_ = <floating>job.eps, zero_ = <floating>job.zero
     cdef floating c = omr_ * (zero_ * zero_)
-    for j in range(job.count):
-        if j + PREFETCH_ROWS < job.count:
-            fc_prefetch_row(v + job.rows[j + PREFETCH_ROWS] * E, E * sizeof(floating))
-            fc_prefetch_row(p + job.rows[j + PREFETCH_ROWS] * E, E * sizeof(floating))
-        r = job.rows[j]
-        nbad += _deferred_row(p + r * E, g + j * E, v + r * E, E,
-                              job.step - 1 - job.stamp[r], lr_, rho_, omr_, eps_, c)
-        job.stamp[r] = job.step
-    return nbad
+    while True:
+        j0 = fc_bg_claim(&job.next, JOB_CHUNK)
+        if j0 >= job.count:
+            return nbad
+        j1 = min(j0 + JOB_CHUNK, job.count)
+        for j in range(j0, j1):
+            if j + PREFETCH_ROWS < job.count:
+                fc_prefetch_row(v + job.rows[j + PREFETCH_ROWS] * E, E * sizeof(floating))
+                fc_prefetch_row(p + job.rows[j + PREFETCH_ROWS] * E, E * sizeof(floating))
+            r = job.rows[j]
+            nbad += _deferred_row(p + r * E, g + j * E, v + r * E, E,
+                                  job.step - 1 - job.stamp[r], lr_, rho_, omr_, eps_, c)
+            job.stamp[r] = job.step
+
+
+cdef isize _run_job(RowsJob* job) noexcept nogil:
+    if job.is_double:
+        return _run_rows(job, <double>0)
+    return _run_rows(job, <float>0)
 
 
 cdef void _background_main(void* arg) noexcept nogil:
     while True:
         PyThread_acquire_lock(_go, WAIT_LOCK)
-        if _job.is_double:
-            _job.nbad = _run_rows(&_job, <double>0)
-        else:
-            _job.nbad = _run_rows(&_job, <float>0)
+        fc_bg_add(&_job.nbad, _run_job(&_job))
         fc_bg_store(&_state, JOB_DONE)
         PyThread_release_lock(_done)
 
@@ -384,7 +408,7 @@ cdef bint _make_locks() noexcept:
 def background_before_fork():
     """Before fork: let a running job finish (it is then whole in the child's memory too)."""
     with nogil:
-        while fc_bg_load(&_state) == JOB_RUNNING:
+        while fc_bg_load(&_state) == JOB_RUNNING or fc_bg_load(&_helping):
             fc_bg_relax()
 
 
@@ -436,6 +460,7 @@ def rmsprop_rows_deferred_start(floating[:, ::1] p, const floating[:, ::1] grad,
     _job.E = p.shape[1]
     _job.step = step
     _job.lr, _job.rho, _job.omr, _job.eps, _job.zero = lr, rho, one_minus_rho, epsilon, zero
+    _job.next = 0
     _job.nbad = 0
     _job_token = token
     fc_bg_store(&_state, JOB_RUNNING)
@@ -444,19 +469,30 @@ def rmsprop_rows_deferred_start(floating[:, ::1] p, const floating[:, ::1] grad,
 
 
 def background_join(long long token):
-    """Wait for job `token` (polling briefly, then asleep); returns its count of bad velocity
-    values, or -1 when no job of that name is in flight."""
+    """Finish job `token`: run what the background thread has not claimed yet (all of it if
+    the thread has not picked the job up), then wait for its last rows (polling briefly, then
+    asleep). Returns the job's count of bad velocity values, or -1 when no job of that name
+    is in flight."""
     cdef int i
     if fc_bg_load(&_state) == JOB_IDLE or _job_token != token:
         return -1
     with nogil:
-        for i in range(JOIN_SPINS):
-            if fc_bg_load(&_state) == JOB_DONE:
-                break
-            fc_bg_relax()
-        PyThread_acquire_lock(_done, WAIT_LOCK)    # once per job: free by now, or wait
+        fc_bg_store(&_helping, 1)
+        if PyThread_acquire_lock(_go, NOWAIT_LOCK):
+            # taken back before the thread woke: it will not run it, nor signal _done
+            fc_bg_add(&_job.nbad, _run_job(&_job))
+            fc_bg_store(&_state, JOB_DONE)
+            fc_bg_store(&_helping, 0)
+        else:
+            fc_bg_add(&_job.nbad, _run_job(&_job))
+            fc_bg_store(&_helping, 0)
+            for i in range(JOIN_SPINS):
+                if fc_bg_load(&_state) == JOB_DONE:
+                    break
+                fc_bg_relax()
+            PyThread_acquire_lock(_done, WAIT_LOCK)    # once per job: free by now, or wait
     fc_bg_store(&_state, JOB_IDLE)
-    return _job.nbad
+    return fc_bg_loadn(&_job.nbad)
 
 
 def rmsprop_catch_up(floating[:, ::1] v, long long[::1] stamp, long long step, double rho,

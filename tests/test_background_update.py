@@ -51,6 +51,27 @@ def test_job_equals_the_kernel_in_the_calling_thread(rng, dtype, nan):
     assert stamp2.tobytes() == stamp.tobytes()
 
 
+@pytest.mark.parametrize("delay", [0.0, 2e-4, 1e-3, 0.05],
+                         ids=["at-once", "0.2ms", "1ms", "after-it-ends"])
+def test_join_takes_over_or_helps_with_the_rest(rng, delay):
+    """The joining thread runs whatever rows the background thread has not claimed yet (all of
+    them when it joins before the thread wakes): same bits, and the bad-value count of both
+    parts, wherever the split falls."""
+    import time
+
+    p, v, stamp, picked, grad = _case(rng, "float32", rows=60_000, width=64, count=30_000)
+    grad[::97, 5] = np.nan                        # bad values in the rows of both threads
+    args = (0.01, 0.9, 0.1, 1e-7, 0.0)
+    p2, v2, stamp2 = p.copy(), v.copy(), stamp.copy()
+    bad = _optim.rmsprop_rows_deferred(p, grad, picked, picked.size, v, stamp, 41, *args, 1)
+    assert _optim.rmsprop_rows_deferred_start(p2, grad, picked, picked.size, v2, stamp2, 41,
+                                              *args, 3)
+    time.sleep(delay)
+    assert _optim.background_join(3) == bad == len(range(0, picked.size, 97))
+    assert p2.tobytes() == p.tobytes() and v2.tobytes() == v.tobytes()
+    assert stamp2.tobytes() == stamp.tobytes()
+
+
 def test_one_job_at_a_time_joined_by_its_name(rng):
     p, v, stamp, picked, grad = _case(rng, "float32")
     args = (p, grad, picked, picked.size, v, stamp, 41, 0.01, 0.9, 0.1, 1e-7, 0.0)
