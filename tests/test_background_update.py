@@ -156,7 +156,7 @@ def test_fit_gives_the_same_bits_with_and_without_the_background(rng, num_thread
     bg.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
     assert len(starts) == 30         # one per step
     assert not _optim.background_busy() and _checks.max_threads() == 2
-    monkeypatch.setattr(CallbackList, "library_only", lambda self: False)
+    monkeypatch.setattr(CallbackList, "_library_only", lambda self: False)
     plain = _model(1)
     plain.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
     assert len(starts) == 30

@@ -109,7 +109,7 @@ class CallbackList(Callback):
     def append(self, callback):
         self.callbacks.append(callback)
 
-    def library_only(self):
+    def _library_only(self):
         """True when every callback is an instance of one of fastconv's own classes that run
         no user code (not a subclass, not LambdaCallback), or declares `_no_kept_arrays`:
         between batches they read weights only through the layers and variables, never

@@ -455,7 +455,7 @@ class Trainer:
         logs = {}
         # the embedding table's row update may overlap the step's Python work (one core each)
         # unless a callback could hold a weight array between batches
-        background = self.optimizer._background_updates(cbs.library_only())
+        background = self.optimizer._background_updates(cbs._library_only())
         with DeferredInterrupt() as interrupt, self._governor("fit") as threads, background:
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
