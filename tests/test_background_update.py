@@ -6,11 +6,13 @@ loop with fastconv's own callbacks only, 2+ threads), who waits for it (every re
 table or velocity, fit's exit, an error), and what runs beside it (kernels on one thread).
 """
 import copy
+import os
 import pickle
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -57,8 +59,6 @@ def test_join_takes_over_or_helps_with_the_rest(rng, delay):
     """The joining thread runs whatever rows the background thread has not claimed yet (all of
     them when it joins before the thread wakes): same bits, and the bad-value count of both
     parts, wherever the split falls."""
-    import time
-
     p, v, stamp, picked, grad = _case(rng, "float32", rows=60_000, width=64, count=30_000)
     grad[::97, 5] = np.nan                        # bad values in the rows of both threads
     args = (0.01, 0.9, 0.1, 1e-7, 0.0)
@@ -235,7 +235,7 @@ def test_an_error_in_the_next_batch_leaves_the_update_finished(rng, num_threads,
     assert _state(model)[:5] == _state(ref)[:5]     # weights: the first batch's update, whole
 
 
-def test_fork_with_a_job_running(tmp_path):
+def test_fork_with_a_job_running():
     """fork waits for a running job: the child holds the whole update and can join it by name;
     then, having no background thread, it makes its own and trains with it (a child waiting on
     the parent's thread would hang: the timeout fails the test)."""
@@ -271,7 +271,7 @@ def test_fork_with_a_job_running(tmp_path):
         _, status = os.waitpid(pid, 0)
         print("child", os.waitstatus_to_exitcode(status), "parent", joined, same)
     """)
-    here = str(__import__("pathlib").Path(__file__).parent)
+    here = os.path.dirname(os.path.abspath(__file__))
     out = subprocess.run([sys.executable, "-c", script, here], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
