@@ -21,15 +21,21 @@ Design note.
   narrow groups block 6 taps instead of 6 channels. AVX2+FMA variants are chosen at import
   when the CPU has them (fc_conv_select, never -march=native), else portable C with 16-byte
   vector types.
-- Parallelism: forward runs prange over the batch; each thread writes only its own batch items.
-  The backward is one parallel region in which each thread takes a contiguous static share of
-  (1) batch items for dx, (2) the (tap, group, filter block, channel block) kernel-gradient tiles
-  (narrow groups: (group, filter block, channel, block of 6 taps)), each summed over batch and
-  steps in ascending order by its owner alone, and (3) blocks of 64 filters for the bias
-  gradient. No shared accumulator, no reduction clause, no atomics: every output element is
-  computed by the same instruction sequence whatever the thread count, so results are bitwise
-  identical for 1..N threads (tests/test_conv_threads.py). ops.py lowers the thread count for
-  small calls, which therefore cannot change results either.
+- Parallelism: forward runs prange over the batch, items handed out one at a time (dynamic
+  schedule); each item is written by the thread that took it. The backward is one parallel
+  region in which each thread takes a contiguous static share of (1) the (tap, group, filter
+  block, channel block) kernel-gradient tiles (narrow groups: (group, filter block, channel,
+  block of 6 taps)), each summed over batch and steps in ascending order by its owner alone
+  (a static share: each share packs its own panels, so finer shares would pack more), and
+  (2) blocks of 64 filters for the bias gradient; then (3) the batch items for dx, claimed one
+  at a time (fc_omp_claim). The cores of these shared hosts run at unequal and changing speeds
+  (measured: one core 0.7x to 2x the other's rate over 100 ms windows), and a static split
+  waits for the slower one; items taken in turn let the faster core do more. Which thread
+  computes an item never changes how it is computed: no shared accumulator, no reduction
+  clause, every output element is computed by the same instruction sequence whatever the
+  thread count, so results are bitwise identical for 1..N threads (tests/test_conv_threads.py).
+  ops.py lowers the thread count for small calls, which therefore cannot change results
+  either.
 - Numerics: float32 accumulates in float32 (FMA on AVX2), float64 in float64; the bias gradient
   accumulates in double for both. No per-call allocation grows with the batch: packed kernel
   panels are the size of the kernel; kernel-gradient panels (about 256 KiB per thread) are
@@ -86,16 +92,7 @@ cdef extern from "conv_kernels.h" nogil:
     void fc_conv_colsum_d(const double *dy, ptrdiff_t rows, int fout, int f0, int f1,
                           double *out)
 
-cdef extern from *:
-    """
-    #if defined(_OPENMP)
-    #include <omp.h>
-    static inline int fc_omp_get_num_threads(void) { return omp_get_num_threads(); }
-    #else
-    static inline int fc_omp_get_num_threads(void) { return 1; }
-    #endif
-    """
-    int fc_omp_get_num_threads() nogil
+from _omp cimport fc_omp_claim, fc_omp_get_num_threads
 
 _ISA_NAMES = {0: "baseline", 1: "avx2+fma"}
 _isa = fc_conv_select(-1)
@@ -209,7 +206,7 @@ def conv1d_forward(const floating[:, :, ::1] x, const floating[:, :, ::1] kernel
             if bias is not None:
                 fc_conv_pack_bias_d(&bias_v[0], fout, groups, bp)
                 bptr = bp
-        for b in prange(batch, schedule="static", num_threads=num_threads):
+        for b in prange(batch, schedule="dynamic", num_threads=num_threads):
             if floating is float:
                 fc_conv_fwd_item_f(&x[b, 0, 0], tlen, cin, wp, bptr, &y[b, 0, 0], slen,
                                    fout, k, strides, dilation, left, groups, chunk, act)
@@ -230,8 +227,9 @@ def conv1d_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
     fully overwritten, in one parallel region (one fork/join instead of three).
 
     `dx_out` is None (input gradient skipped) or a (B, T, C) array. Each thread takes a static
-    share of the batch items for dx, of the kernel-gradient tiles and of the bias blocks; the
-    shares are disjoint outputs, so no barrier is needed between them.
+    share of the kernel-gradient tiles and of the bias blocks, then claims dx batch items one
+    at a time until none is left (a thread that finished its share first takes more); all are
+    disjoint outputs, so no barrier is needed between them.
     """
     cdef int batch = x.shape[0], tlen = x.shape[1], cin = x.shape[2]
     cdef int k = kernel.shape[0], cg = kernel.shape[1], fout = kernel.shape[2]
@@ -240,8 +238,8 @@ def conv1d_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
     cdef long ntasks = fc_conv_dw_ntasks(k, cg, fout, groups, nr)
     cdef int nblocks = (fout + _COLSUM_BLOCK - 1) // _COLSUM_BLOCK
     cdef int chunk_x = _chunk(<ptrdiff_t>fout + strides * cin, sizeof(floating))
-    cdef int nthreads = 1, tid = 0, b = 0, i = 0
-    cdef long lo = 0, hi = 0
+    cdef int nthreads = 1, tid = 0, i = 0
+    cdef long lo = 0, hi = 0, b = 0, next_item = 0
     cdef bint need_dx = dx_out is not None
     cdef floating[:, :, ::1] dx
     cdef floating *dxp = NULL
@@ -270,16 +268,6 @@ def conv1d_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
         with parallel(num_threads=num_threads):
             nthreads = fc_omp_get_num_threads()
             tid = threadid()
-            if need_dx:
-                for b in range(batch * tid // nthreads, batch * (tid + 1) // nthreads):
-                    if floating is float:
-                        fc_conv_bwdx_item_f(&dy[b, 0, 0], slen, fout, wtp,
-                                            dxp + <ptrdiff_t>b * tlen * cin, tlen, cin, k,
-                                            strides, dilation, left, groups, chunk_x)
-                    else:
-                        fc_conv_bwdx_item_d(&dy[b, 0, 0], slen, fout, wtp,
-                                            dxp + <ptrdiff_t>b * tlen * cin, tlen, cin, k,
-                                            strides, dilation, left, groups, chunk_x)
             lo = ntasks * tid // nthreads
             hi = ntasks * (tid + 1) // nthreads
             if floating is float:
@@ -299,4 +287,18 @@ def conv1d_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
                     fc_conv_colsum_d(&dy[0, 0, 0], <ptrdiff_t>batch * slen, fout,
                                      i * _COLSUM_BLOCK, min((i + 1) * _COLSUM_BLOCK, fout),
                                      &dbias[0])
+            # dx last, its items claimed one at a time: a thread that finished its share of
+            # the tiles early (or runs on the faster core) takes more of them
+            while need_dx:
+                b = fc_omp_claim(&next_item)
+                if b >= batch:
+                    break
+                if floating is float:
+                    fc_conv_bwdx_item_f(&dy[b, 0, 0], slen, fout, wtp,
+                                        dxp + <ptrdiff_t>b * tlen * cin, tlen, cin, k,
+                                        strides, dilation, left, groups, chunk_x)
+                else:
+                    fc_conv_bwdx_item_d(&dy[b, 0, 0], slen, fout, wtp,
+                                        dxp + <ptrdiff_t>b * tlen * cin, tlen, cin, k,
+                                        strides, dilation, left, groups, chunk_x)
     free(wtp)

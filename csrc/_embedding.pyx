@@ -5,8 +5,9 @@
 # - Layout: ids flattened to (N,), int32 or int64; table and dtable (V, E), dy and out (N, E),
 #   all C-contiguous (fastconv.ops.embedding guarantees it and has checked 0 <= id < V, so the
 #   kernels index without checks).
-# - Forward: prange over the N output rows; a task copies one table row. Race-free: each task
-#   writes only its own output row.
+# - Forward: prange over blocks of the N output rows, four blocks per thread taken in turn
+#   (dynamic schedule: a thread on a faster core takes more); a task copies its block's table
+#   rows. Race-free: each output row is written by one task.
 # - Backward: repeated ids must add up, so tasks cannot own input rows. Instead each task owns a
 #   contiguous block of TABLE rows [r0, r1): it zeroes them, then walks all N ids in ascending
 #   order and adds dy[n] into the rows it owns. No two tasks write the same row, nothing is shared
@@ -33,16 +34,7 @@ cdef extern from *:
     """
     void FC_PREFETCH(const void *p) noexcept nogil
 
-cdef extern from *:
-    """
-    #if defined(_OPENMP)
-    #include <omp.h>
-    static inline int fc_omp_get_num_threads(void) { return omp_get_num_threads(); }
-    #else
-    static inline int fc_omp_get_num_threads(void) { return 1; }
-    #endif
-    """
-    int fc_omp_get_num_threads() nogil
+from _omp cimport fc_omp_claim, fc_omp_get_num_threads
 
 
 # Rows of a large table are scattered in memory, so a copy waits for DRAM once per row; asking
@@ -67,11 +59,12 @@ cdef inline void _gather_rows(const index_t* ids, const floating* table, floatin
 def gather(const index_t[::1] ids, const floating[:, ::1] table, floating[:, ::1] out,
            int num_threads):
     cdef isize N = ids.shape[0], E = table.shape[1]
-    cdef isize k, nblk = max(1, min(<isize>num_threads, N))
+    cdef isize k, nblk = max(1, min(<isize>num_threads * 4, N))
     if N == 0 or E == 0:
         return
-    # One contiguous block of output rows per thread (each output row has one writer).
-    for k in prange(nblk, nogil=True, schedule="static", num_threads=num_threads):
+    # Contiguous blocks of output rows (each output row has one writer), four per thread, taken
+    # in turn by whichever thread is free: a thread on a slower core takes fewer.
+    for k in prange(nblk, nogil=True, schedule="dynamic", num_threads=num_threads):
         _gather_rows(&ids[0], &table[0, 0], &out[0, 0], N * k // nblk, N * (k + 1) // nblk, N, E)
 
 
@@ -111,13 +104,20 @@ def scatter_add(const index_t[::1] ids, const floating[:, ::1] dy, floating[:, :
 #   rows; each block rescans the N ids in ascending order and adds into the rows it owns only,
 #   starting from zero, so every element is computed exactly as scatter_add computes its dense
 #   row (0 + dy[n0] + dy[n1] + ...): bit-identical to the dense gradient for any thread count.
-def number_rows(const index_t[::1] ids, int[::1] pos, int[::1] rows):
-    """Number the distinct ids; -1 (pos put back to all -1) when an id is outside pos."""
+def number_rows(const index_t[::1] ids, int[::1] pos, int[::1] rows, int clear):
+    """Number the distinct ids, after putting back the -1s of a previous numbering of `clear`
+    rows (pos[rows[:clear]] = -1); -1 (pos put back to all -1) when an id is outside pos."""
     cdef isize N = ids.shape[0], V = pos.shape[0], n
     cdef int count = 0, j
     cdef index_t r
     with nogil:
+        for j in range(clear):
+            pos[rows[j]] = -1
         for n in range(N):
+            # pos is read at random places, often out of cache after the step's big kernels:
+            # ask for an entry a few ids ahead (an id outside pos only skips its prefetch)
+            if n + PREFETCH_AHEAD < N and 0 <= ids[n + PREFETCH_AHEAD] < V:
+                FC_PREFETCH(&pos[ids[n + PREFETCH_AHEAD]])
             r = ids[n]
             if r < 0 or r >= V:
                 for j in range(count):
@@ -206,7 +206,8 @@ def tap_sum(const index_t[:, ::1] ids, const int[::1] pos, const floating[:, ::1
     if bias is not None:
         bias_v = bias
         bp = &bias_v[0]
-    for b in prange(B, nogil=True, schedule="static", num_threads=num_threads):
+    # batch items handed out in turn (a thread on a faster core takes more); each writes its own
+    for b in prange(B, nogil=True, schedule="dynamic", num_threads=num_threads):
         if floating is float:
             if index_t is int:
                 fc_tap_sum_f_i(&ids[b, 0], &pos[0], &p[0, 0], bp, relu, &out[b, 0, 0], T, S, F,
@@ -221,6 +222,43 @@ def tap_sum(const index_t[:, ::1] ids, const int[::1] pos, const floating[:, ::1
             else:
                 fc_tap_sum_d_l(&ids[b, 0], &pos[0], &p[0, 0], bp, relu, &out[b, 0, 0], T, S, F,
                                k, strides, dilation, left)
+
+
+def tap_weights(const floating[:, :, ::1] kernel, floating[:, ::1] wcat, floating[:, ::1] wt):
+    """The conv kernel (K, E, F) laid out for the distinct-row GEMMs, into either or both of
+    wcat (E, K*F) with wcat[e, j*F + f] = kernel[j, e, f], and wt (K*F, E), its transpose
+    (None skips one)."""
+    cdef isize K = kernel.shape[0], E = kernel.shape[1], F = kernel.shape[2], j, e, f
+    cdef bint cat = wcat is not None, transpose = wt is not None
+    if K == 0 or E == 0 or F == 0:
+        return
+    with nogil:
+        if cat:
+            for e in range(E):
+                for j in range(K):
+                    memcpy(&wcat[e, j * F], &kernel[j, e, 0], F * sizeof(floating))
+        if transpose:
+            for j in range(K):
+                for f in range(F):
+                    for e in range(E):
+                        wt[j * F + f, e] = kernel[j, e, f]
+
+
+def tap_kernel_grad(const floating[:, ::1] dwcat, floating[:, :, ::1] dkernel):
+    """dkernel (K, E, F) from the distinct-row GEMM's dwcat (E, K*F): the inverse of wcat."""
+    cdef isize K = dkernel.shape[0], E = dkernel.shape[1], F = dkernel.shape[2], j, e
+    if K == 0 or E == 0 or F == 0:
+        return
+    with nogil:
+        for j in range(K):
+            for e in range(E):
+                memcpy(&dkernel[j, e, 0], &dwcat[e, j * F], F * sizeof(floating))
+
+
+cdef enum:
+    # shares of the (row, tap) blocks per thread in tap_scatter: enough for a thread on a
+    # faster core to take more of them, few enough that the claims cost nothing
+    SHARES_PER_THREAD = 4
 
 
 cdef inline isize _block_bound(const isize* cum, isize rows, isize k, int i,
@@ -254,9 +292,10 @@ def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const i
     tap j reading input step t (ascending b, s); dbias[f] = sum of dy[..., f] (in double).
 
     First, serially, the ids are listed by row (a counting sort: ascending (b, t) within each
-    row). Then each thread owns a contiguous range of q's (row, tap) blocks, cut so that the
-    ranges hold about the same work, and builds each block from its row's ids: q is written
-    once, block by block, and no cache line is written by two threads but at the range ends.
+    row). Then q's (row, tap) blocks are cut into contiguous ranges of about the same work, a
+    few per thread, which the threads take in turn; a thread builds each block of its ranges
+    from the row's ids: q is written once, block by block, and no cache line is written by two
+    threads but at the range ends.
     Each thread also owns a contiguous share of the bias columns. Every element is summed in
     the same order whatever the thread count, so results are bitwise equal for any number of
     threads.
@@ -264,6 +303,7 @@ def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const i
     cdef isize B = dy.shape[0], S = dy.shape[1], F = dy.shape[2], T = ids.shape[1]
     cdef isize n, r, b, t, lo = 0, hi = 0
     cdef int nthreads = 1, tid = 0
+    cdef long share = 0, next_share = 0
     cdef isize* cum
     cdef isize* occ
     cdef const index_t* idp
@@ -298,17 +338,25 @@ def tap_scatter(const floating[:, :, ::1] dy, const index_t[:, ::1] ids, const i
         with parallel(num_threads=num_threads):
             nthreads = fc_omp_get_num_threads()
             tid = threadid()
-            lo = _block_bound(cum, zero_rows, k, tid, nthreads)
-            hi = _block_bound(cum, zero_rows, k, tid + 1, nthreads)
             if floating is float:
-                fc_tap_rows_f(occ, occ + B * T, cum, &dy[0, 0, 0], &q[0, 0], lo, hi, S, F, k,
-                              strides, dilation, left)
                 fc_tap_colsum_f(&dy[0, 0, 0], B * S, F, F * tid // nthreads,
                                 F * (tid + 1) // nthreads, &dbias[0])
             else:
-                fc_tap_rows_d(occ, occ + B * T, cum, &dy[0, 0, 0], &q[0, 0], lo, hi, S, F, k,
-                              strides, dilation, left)
                 fc_tap_colsum_d(&dy[0, 0, 0], B * S, F, F * tid // nthreads,
                                 F * (tid + 1) // nthreads, &dbias[0])
+            # the blocks in SHARES_PER_THREAD shares per thread of about equal work, taken in
+            # turn by whichever thread is free (a thread on a slower core takes fewer)
+            while True:
+                share = fc_omp_claim(&next_share)
+                if share >= nthreads * SHARES_PER_THREAD:
+                    break
+                lo = _block_bound(cum, zero_rows, k, share, nthreads * SHARES_PER_THREAD)
+                hi = _block_bound(cum, zero_rows, k, share + 1, nthreads * SHARES_PER_THREAD)
+                if floating is float:
+                    fc_tap_rows_f(occ, occ + B * T, cum, &dy[0, 0, 0], &q[0, 0], lo, hi, S, F,
+                                  k, strides, dilation, left)
+                else:
+                    fc_tap_rows_d(occ, occ + B * T, cum, &dy[0, 0, 0], &q[0, 0], lo, hi, S, F,
+                                  k, strides, dilation, left)
     free(cum)
     free(occ)

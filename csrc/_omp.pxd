@@ -5,3 +5,5 @@ cdef extern from "fastconv_omp.h" nogil:
     int fc_omp_get_max_threads()
     void fc_omp_set_num_threads(int n)
     int fc_omp_get_thread_num()
+    int fc_omp_get_num_threads()
+    long fc_omp_claim(long *next)

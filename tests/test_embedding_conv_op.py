@@ -43,6 +43,23 @@ def test_number_rows_reports_an_id_outside_the_table(impl, bad, at, index):
     assert (pos == -1).all()
 
 
+@pytest.mark.parametrize("impl", [ec, twin], ids=["kernel", "twin"])
+def test_number_rows_puts_back_the_previous_numbering_first(impl):
+    """`clear` rows of the previous numbering go back to -1 before the new one: rows the new
+    ids share are renumbered, the others are left -1, and a bad id leaves all of pos -1."""
+    pos = np.full(12, -1, np.int32)
+    rows = np.zeros(8, np.int32)
+    first = impl.number_rows(np.array([[5, 7, 5, 11]], np.int64), pos, rows)
+    assert first == 3
+    assert impl.number_rows(np.array([[2, 7, 2, 0]], np.int32), pos, rows, clear=first) == 3
+    assert rows[:3].tolist() == [2, 7, 0]
+    expect = np.full(12, -1, np.int32)
+    expect[[2, 7, 0]] = [0, 1, 2]
+    assert pos.tolist() == expect.tolist()
+    assert impl.number_rows(np.array([[3, 12]], np.int32), pos, rows, clear=3) == -1
+    assert (pos == -1).all()
+
+
 def _run(impl, ids, table, kernel, bias, relu, strides, dilation, padding, dz_seed=1):
     """Every buffer forward and backward fill, for one implementation."""
     vocab, e = table.shape

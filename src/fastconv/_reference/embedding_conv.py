@@ -19,7 +19,8 @@ def _taps(length, steps, k, strides, dilation, left):
         yield j, ok, np.where(ok, t, 0)
 
 
-def number_rows(ids, pos, rows):
+def number_rows(ids, pos, rows, clear=0):
+    pos[rows[:clear]] = -1
     count = 0
     for r in ids.reshape(-1):
         if not 0 <= r < len(pos):

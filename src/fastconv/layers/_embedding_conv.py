@@ -57,7 +57,7 @@ class EmbeddingConv:
         return (type(emb) is Embedding and type(conv) is Conv1D
                 and _backend.name == "compiled" and not emb.mask_zero and emb.built
                 and conv.built and conv.groups == 1 and conv.data_format == "channels_last"
-                and conv.kernel.dtype == emb.embeddings.dtype
+                and conv.kernel._value.dtype == emb.embeddings._value.dtype
                 and conv.kernel.shape[1] == emb.output_dim)
 
     def _slot(self, training):
@@ -85,15 +85,15 @@ class EmbeddingConv:
     def _numbering(self, ids, training):
         slot = self._slot(training)
         pos, rows, count = slot
-        if count:
-            pos[rows[:count]] = -1     # the slot's previous numbering
-            slot[2] = 0
         if rows.shape[0] < ids.size:
+            pos[rows[:count]] = -1     # the slot's previous numbering
+            slot[2] = count = 0
             rows = slot[1] = np.empty(ids.size, dtype=np.int32)
-        count = ec.number_rows(ids, pos, rows)
+        # puts the previous numbering (count rows) back to -1 first
+        count = ec.number_rows(ids, pos, rows, clear=count)
+        slot[2] = max(count, 0)
         if count < 0:      # an id outside the table (pos is left all -1)
             index_range("ids", ids, pos.shape[0], "rows of `table`")
-        slot[2] = count
         return pos, rows, count
 
     def forward(self, x, training):

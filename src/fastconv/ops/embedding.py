@@ -119,6 +119,6 @@ def _embedding_backward_rows(dy, ids, pos, rows, grad):
     if dy.shape[0] != ids.shape[0]:
         raise ValueError(f"Invalid shape for argument `dy`. Expected ({ids.shape[0]}, {e}) "
                          f"rows. Received: dy.shape={dy.shape}")
-    count = _embedding.number_rows(ids, pos, rows)
+    count = _embedding.number_rows(ids, pos, rows, 0)
     _embedding.scatter_rows(ids, dy, pos, grad, count, kernel_threads(count * e + dy.size))
     return count

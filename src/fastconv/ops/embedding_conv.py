@@ -31,14 +31,15 @@ def padded_rows(count):
     return max(1, -(-count // ROWS_PER_CHUNK)) * ROWS_PER_CHUNK
 
 
-def number_rows(ids, pos, rows):
+def number_rows(ids, pos, rows, clear=0):
     """Number the distinct ids in first-appearance order: rows[j] = table row, pos[row] = j.
 
-    `ids` are int32/int64 (any shape); `pos` (V,) int32 is -1 everywhere on entry (the caller
-    puts the -1s back with `pos[rows[:count]] = -1`). Returns count, or -1 with `pos` left all
-    -1 when an id is outside [0, V) (the caller raises the error).
+    `ids` are int32/int64 (any shape); `pos` (V,) int32 is -1 everywhere once the previous
+    numbering, of `clear` rows, is put back (`pos[rows[:clear]] = -1`, done here first). Returns
+    count, or -1 with `pos` left all -1 when an id is outside [0, V) (the caller raises the
+    error).
     """
-    return _embedding.number_rows(ids.reshape(-1), pos, rows)
+    return _embedding.number_rows(ids.reshape(-1), pos, rows, clear)
 
 
 def _chunks(a):
@@ -56,7 +57,7 @@ def forward(ids, table, kernel, pos, rows, count, u, wcat, p, out, strides, dila
     k, e, f = kernel.shape
     _embedding.gather(rows[:count], table, u, kernel_threads(count * e))
     u[count:] = 0
-    np.copyto(wcat.reshape(e, k, f), kernel.transpose(1, 0, 2))
+    _embedding.tap_weights(kernel, wcat.reshape(e, k * f), None)
     _conv.conv1d_forward(_chunks(u), wcat, None, _chunks(p), 1, 1, 0, 1, 0,
                          _threads_for(u.shape[0] * e * k * f))
     _embedding.tap_sum(ids, pos, p, bias, relu, out, k, strides, dilation, left,
@@ -82,8 +83,8 @@ def backward(dz, ids, kernel, pos, count, u, q, dbias, strides, dilation, left, 
         # here (no input gradient is asked for), so the output buffer stands in for it
         _conv.conv1d_backward(_chunks(q), _chunks(u), dwcat, None, dwcat,
                               np.empty(k * f, q.dtype), 1, 1, 0, 1, threads)
-        np.copyto(dkernel, dwcat.reshape(e, k, f).transpose(1, 0, 2))
+        _embedding.tap_kernel_grad(dwcat.reshape(e, k * f), dkernel)
     if g is not None:
-        np.copyto(wt.reshape(k, f, e), kernel.transpose(0, 2, 1))
+        _embedding.tap_weights(kernel, None, wt.reshape(k * f, e))
         _conv.conv1d_forward(_chunks(q), wt, None, _chunks(g), 1, 1, 0, 1, 0, threads)
     return q
