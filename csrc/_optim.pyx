@@ -25,6 +25,8 @@
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
+
+from _omp cimport fc_omp_get_max_threads
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
                               PyThread_free_lock, PyThread_release_lock,
                               PyThread_start_new_thread, PyThread_type_lock, NOWAIT_LOCK,
@@ -426,6 +428,12 @@ def background_after_fork_child():
 def background_busy():
     """True from a successful `rmsprop_rows_deferred_start` until its `background_join`."""
     return fc_bg_load(&_state) != JOB_IDLE
+
+
+def kernel_max_threads():
+    """Threads a kernel may take now: 1 while a background job holds a core, else OpenMP's
+    setting (omp_get_max_threads)."""
+    return 1 if fc_bg_load(&_state) != JOB_IDLE else fc_omp_get_max_threads()
 
 
 def rmsprop_rows_deferred_start(floating[:, ::1] p, const floating[:, ::1] grad,

@@ -156,6 +156,13 @@ class Optimizer:
                 return [g * (self.global_clipnorm / n) for g in grads]
         return grads
 
+    def __getstate__(self):
+        # copies and pickles leave out the per-step fast paths (`_plans`): they hold views of
+        # this optimizer's arrays, which a copy would turn into arrays of their own
+        state = self.__dict__.copy()
+        state.pop("_plans", None)
+        return state
+
     def apply_gradients(self, grads_and_vars):
         grads, variables = zip(*grads_and_vars)
         self.apply(list(grads), list(variables))
@@ -343,15 +350,16 @@ class RMSprop(Optimizer):
     def _update(self, var, grad, lr):
         plain = _backend.name == "compiled" and not self.centered and self.momentum == 0 \
             and lr == lr and 0.0 <= self.rho <= 1.0 and self.epsilon >= 0.0
-        # The arrays of the last fast step, kept per variable: when the weight, gradient and
-        # velocity (slot and array) are those same objects again, they still pass `_trusted`.
+        # The arrays of the last fast step, kept per variable with the kernel call bound to them:
+        # when the weight, gradient and velocity (slot and array) are those same objects again,
+        # they still pass `_trusted`.
         plans = self.__dict__.setdefault("_plans", {})
         plan = plans.get(id(var))
         if plain and plan is not None and plan[0] is var._value and plan[1] is grad \
                 and self._slot_map.get((id(var), "velocity")) is plan[2] \
                 and plan[2]._value is plan[3] and var._sync is None and plan[2]._sync is None \
                 and grad.shape == plan[0].shape == plan[3].shape:
-            _optim_ops._rmsprop_step(plan[0], grad, plan[3], lr, self.rho, self.epsilon)
+            plan[4](lr, self.rho, self.epsilon)
             return
         mom = self._slot(var, "momentum")
         avg = self._slot(var, "average_gradient")
@@ -359,8 +367,9 @@ class RMSprop(Optimizer):
             vel_var = self._slot(var, "velocity")
             vel = vel_var.value
             if _optim_ops._trusted(var.value, grad, vel):
-                _optim_ops._rmsprop_step(var.value, grad, vel, lr, self.rho, self.epsilon)
-                plans[id(var)] = (var._value, grad, vel_var, vel)
+                run = _optim_ops._rmsprop_bound(var.value, grad, vel)
+                run(lr, self.rho, self.epsilon)
+                plans[id(var)] = (var._value, grad, vel_var, vel, run)
                 return
         _backend.ops.rmsprop_update(
             var.value, grad, self._slot(var, "velocity").value, lr, rho=self.rho,

@@ -176,18 +176,20 @@ class InputSpec:
 
     def check(self, layer_name, shape):
         ndim = len(shape)
-        head = (f"Input 0 with name '{self.name}' of layer '{layer_name}' is incompatible with "
-                "the layer: ")
         if self.ndim is not None and ndim != self.ndim:
-            raise ValueError(head + f"expected ndim={self.ndim}, found ndim={ndim}. "
-                             f"Full shape received: {shape}")
+            raise ValueError(self._head(layer_name) + f"expected ndim={self.ndim}, found "
+                             f"ndim={ndim}. Full shape received: {shape}")
         if self.min_ndim is not None and ndim < self.min_ndim:
-            raise ValueError(head + f"expected min_ndim={self.min_ndim}, found ndim={ndim}. "
-                             f"Full shape received: {shape}")
+            raise ValueError(self._head(layer_name) + f"expected min_ndim={self.min_ndim}, "
+                             f"found ndim={ndim}. Full shape received: {shape}")
         for axis, value in self.axes.items():
             if value is not None and shape[axis] not in (value, None):
-                raise ValueError(head + f"expected axis {axis} of input shape to have value "
-                                 f"{value}, but received input with shape {shape}")
+                raise ValueError(self._head(layer_name) + f"expected axis {axis} of input shape "
+                                 f"to have value {value}, but received input with shape {shape}")
+
+    def _head(self, layer_name):
+        return (f"Input 0 with name '{self.name}' of layer '{layer_name}' is incompatible with "
+                "the layer: ")
 
 
 

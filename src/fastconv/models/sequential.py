@@ -284,10 +284,13 @@ class Sequential(Trainer):
             i += 1
         return h
 
-    def _backward(self, dy):
+    def _backward(self, dy, trainable=None):
+        """Backward through the layers; `trainable` is each layer's trainable_weights when the
+        caller already has them."""
         layers = self.layers
-        first_trainable = next((i for i, la in enumerate(layers) if la.trainable_weights),
-                               len(layers))
+        if trainable is None:
+            trainable = [la.trainable_weights for la in layers]
+        first_trainable = next((i for i, w in enumerate(trainable) if w), len(layers))
         fused = self.__dict__.get("_fused_at")
         for i in range(len(layers) - 1, first_trainable - 1, -1):
             if fused is not None and i == fused + 1:

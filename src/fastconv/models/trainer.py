@@ -338,12 +338,14 @@ class Trainer:
             loss *= self._loss_weight
             dy = dy * dy.dtype.type(self._loss_weight)
         self._update_metrics(loss, y, y_pred, sample_weight)
-        self._backward(dy)
+        layers = self.layers
+        trainable = [layer.trainable_weights for layer in layers]
+        self._backward(dy, trainable)
         if self._trainable:     # Sequential.trainable_weights, with each layer's gradients
             variables, grads = [], []
-            for layer in self.layers:
-                if layer.trainable_weights:
-                    variables += layer.trainable_weights
+            for layer, weights in zip(layers, trainable):
+                if weights:
+                    variables += weights
                     grads += layer._optimizer_gradients()
             if variables:
                 self.optimizer.apply(grads, variables)

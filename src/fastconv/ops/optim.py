@@ -310,11 +310,18 @@ def _adam_step(param, grad, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, 
                     vhat is not None, kernel_threads(7 * param.size))
 
 
-def _rmsprop_step(param, grad, velocity, learning_rate, rho, epsilon):
+def _rmsprop_bound(param, grad, velocity):
     """Internal per-step fast path of plain `rmsprop_update` (no momentum, not centered) for the
-    optimizers; same arithmetic and kernel call, `_trusted` holds."""
-    if param.size:
-        e = np.empty(0, param.dtype)
-        _optim.rmsprop(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), e, e,
-                       float(learning_rate), float(rho), 1.0 - float(rho), float(epsilon), 0.0,
-                       False, False, kernel_threads(5 * param.size))
+    optimizers, as a callable run(learning_rate, rho, epsilon) on these arrays, their flat views
+    made once; same arithmetic and kernel call. `_trusted` holds for the arrays."""
+    p, g, v = param.reshape(-1), grad.reshape(-1), velocity.reshape(-1)
+    e = np.empty(0, param.dtype)
+    work = 5 * p.size
+    rmsprop = _optim.rmsprop
+
+    def run(learning_rate, rho, epsilon):
+        if work:
+            rho = float(rho)
+            rmsprop(p, g, v, e, e, float(learning_rate), rho, 1.0 - rho, float(epsilon), 0.0,
+                    False, False, kernel_threads(work))
+    return run
