@@ -48,9 +48,10 @@ def _timed(times, obj, name, key):
     setattr(obj, name, wrapper)
 
 
-def _time_kernels(times):
-    """Wrap every compiled-kernel function the fastconv.ops modules call (their `_conv`,
-    `_embedding`, ... module attributes) with a timer keyed "kernel <module>.<function>"."""
+def _each_kernel(change):
+    """Call change(proxy, module_attr, name, fn) for every compiled-kernel function the
+    fastconv.ops modules call (their `_conv`, `_embedding`, ... module attributes), on a proxy
+    of the extension module that then takes its place in the ops module."""
     import fastconv.ops as ops_pkg
 
     for info in pkgutil.iter_modules(ops_pkg.__path__):
@@ -62,8 +63,14 @@ def _time_kernels(times):
                                              if not k.startswith("__")})
             for name, fn in vars(proxy).copy().items():
                 if callable(fn) and not isinstance(fn, type):
-                    _timed(times, proxy, name, f"kernel {attr.lstrip('_')}.{name}")
+                    change(proxy, attr, name, fn)
             setattr(mod, attr, proxy)
+
+
+def _time_kernels(times):
+    """Wrap every compiled kernel with a timer keyed "kernel <module>.<function>"."""
+    _each_kernel(lambda proxy, attr, name, fn:
+                 _timed(times, proxy, name, f"kernel {attr.lstrip('_')}.{name}"))
 
 
 # kernels whose results the step's Python needs (row count, loss value), or that only report
@@ -72,22 +79,10 @@ _KEEP = {"number_rows", "binary_crossentropy", "background_busy", "background_jo
          "kernel_max_threads", "any_overlap"}
 
 
-def _no_kernels():
-    """Replace every compiled kernel the fastconv.ops modules call by a no-op (but _KEEP)."""
-    import fastconv.ops as ops_pkg
-
-    for info in pkgutil.iter_modules(ops_pkg.__path__):
-        mod = importlib.import_module(f"fastconv.ops.{info.name}")
-        for attr, ext in list(vars(mod).items()):
-            if not (isinstance(ext, types.ModuleType) and ext.__name__.startswith("fastconv._ext")):
-                continue
-            proxy = types.SimpleNamespace(**{k: getattr(ext, k) for k in dir(ext)
-                                             if not k.startswith("__")})
-            for name, fn in vars(proxy).copy().items():
-                if callable(fn) and not isinstance(fn, type) and name not in _KEEP:
-                    # the deferred row update reports its bad-value count: none
-                    setattr(proxy, name, lambda *a, **k: 0)
-            setattr(mod, attr, proxy)
+def _no_kernel(proxy, attr, name, fn):
+    if name not in _KEEP:
+        # returns 0: the deferred row update then reports no bad values
+        setattr(proxy, name, lambda *a, **k: 0)
 
 
 def _python_side(model, x, y, steps):
@@ -117,7 +112,7 @@ def _python_side(model, x, y, steps):
         model.fit(x[:n], y[:n], batch_size=32, epochs=1, verbose=0)
         return (time.perf_counter() - t) / steps * 1e3
     real = per_step()
-    _no_kernels()
+    _each_kernel(_no_kernel)
     bare = [per_step() for _ in range(3)]
     print(f"ms per step: real {real:.3f}; every kernel a no-op (3 runs) "
           + ", ".join(f"{b:.3f}" for b in bare))

@@ -29,13 +29,13 @@ Design note.
   (a static share: each share packs its own panels, so finer shares would pack more), and
   (2) blocks of 64 filters for the bias gradient; then (3) the batch items for dx, claimed one
   at a time (fc_omp_claim). The cores of these shared hosts run at unequal and changing speeds
-  (measured: one core 0.7x to 2x the other's rate over 100 ms windows), and a static split
-  waits for the slower one; items taken in turn let the faster core do more. Which thread
-  computes an item never changes how it is computed: no shared accumulator, no reduction
-  clause, every output element is computed by the same instruction sequence whatever the
-  thread count, so results are bitwise identical for 1..N threads (tests/test_conv_threads.py).
-  ops.py lowers the thread count for small calls, which therefore cannot change results
-  either.
+  (bench/core_speeds.py: one core at 0.7x to 2x the other's rate over 100 ms windows), and a
+  static split waits for the slower one; items taken in turn let the faster core do more.
+  Which thread computes an item never changes how it is computed: no shared accumulator, no
+  reduction clause, every output element is computed by the same instruction sequence
+  whatever the thread count, so results are bitwise identical for 1..N threads
+  (tests/test_conv_threads.py). ops.py lowers the thread count for small calls, which
+  therefore cannot change results either.
 - Numerics: float32 accumulates in float32 (FMA on AVX2), float64 in float64; the bias gradient
   accumulates in double for both. No per-call allocation grows with the batch: packed kernel
   panels are the size of the kernel; kernel-gradient panels (about 256 KiB per thread) are

@@ -25,13 +25,13 @@
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
-
-from _omp cimport fc_omp_get_max_threads
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
                               PyThread_free_lock, PyThread_release_lock,
                               PyThread_start_new_thread, PyThread_type_lock, NOWAIT_LOCK,
                               WAIT_LOCK)
 from libc.math cimport signbit, sqrt, sqrtf
+
+from _omp cimport fc_omp_get_max_threads
 
 ctypedef Py_ssize_t isize
 
