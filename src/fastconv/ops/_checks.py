@@ -422,13 +422,10 @@ def output(name, out, shape, dtype):
 # lower it to force the threaded path on small inputs.
 MIN_WORK_PER_THREAD = 1 << 15
 
-from .._ext._optim import kernel_max_threads as _kernel_max_threads  # noqa: E402
-
-
-def max_threads():
-    """get_num_threads(), or 1 while a background job (fastconv.ops.optim.
-    _rmsprop_rows_deferred_start) holds a core, so that no kernel waits for that core."""
-    return _kernel_max_threads()
+# max_threads(): get_num_threads(), or 1 while a background job (fastconv.ops.optim.
+# _rmsprop_rows_deferred_start) holds a core, so that no kernel waits for that core; one
+# compiled call, as the kernels' thread counts ask it a few dozen times per training step
+from .._ext._optim import kernel_max_threads as max_threads  # noqa: E402
 
 
 def same_dtype(*arrays):
@@ -442,7 +439,7 @@ def same_dtype(*arrays):
 
 def kernel_threads(work):
     """Threads for a kernel touching `work` elements: get_num_threads(), fewer for tiny work."""
-    n = _kernel_max_threads()
+    n = max_threads()
     if n > 1 and work < n * MIN_WORK_PER_THREAD:
         n = max(1, min(n, work // MIN_WORK_PER_THREAD))
     return n

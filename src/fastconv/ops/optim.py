@@ -317,11 +317,10 @@ def _rmsprop_bound(param, grad, velocity):
     p, g, v = param.reshape(-1), grad.reshape(-1), velocity.reshape(-1)
     e = np.empty(0, param.dtype)
     work = 5 * p.size
-    rmsprop = _optim.rmsprop
 
     def run(learning_rate, rho, epsilon):
         if work:
             rho = float(rho)
-            rmsprop(p, g, v, e, e, float(learning_rate), rho, 1.0 - rho, float(epsilon), 0.0,
-                    False, False, kernel_threads(work))
+            _optim.rmsprop(p, g, v, e, e, float(learning_rate), rho, 1.0 - rho, float(epsilon),
+                           0.0, False, False, kernel_threads(work))
     return run
