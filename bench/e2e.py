@@ -221,22 +221,34 @@ def main(argv=None):
         # Repeats go round the frameworks in turn (A B C A B C ...), so a machine that speeds up
         # or slows down during the run (these hosts are shared) weighs on every framework alike.
         runs = [(fw, fw, args.threads) for fw in frameworks]
-        if wl == "imdb" and "fastconv" in frameworks and args.threads > 1:
-            # right after the configured-thread run, so each pair sees the host alike
+        pair = wl == "imdb" and "fastconv" in frameworks and args.threads > 1
+        if pair:
+            # beside the configured-thread run, so each pair sees the host alike
             runs.insert(frameworks.index("fastconv") + 1, ("fastconv-1t", "fastconv", 1))
-        for _ in range(repeats):
-            epoch = None   # this repeat's configured-thread fastconv epoch
-            for key, fw, threads in runs:
-                if key == "fastconv-1t" and not args.busy:   # what the host gave just then
-                    raw.setdefault(("gemm-scaling", wl), []).append(_gemm_scaling(args.threads))
+        for rep in range(repeats):
+            order = list(runs)
+            if pair and rep % 2:
+                # every other repeat runs the 1-thread epoch first: a host that speeds up or
+                # slows down over a pair then favours neither count
+                i = order.index(("fastconv-1t", "fastconv", 1))
+                order[i - 1], order[i] = order[i], order[i - 1]
+            epochs = {}   # this repeat's fastconv epochs by key
+            first_of_pair = True
+            for key, fw, threads in order:
+                if pair and key in ("fastconv", "fastconv-1t"):
+                    if not first_of_pair and not args.busy:   # what the host gave just then
+                        raw.setdefault(("gemm-scaling", wl), []).append(
+                            _gemm_scaling(args.threads))
+                    first_of_pair = False
                 r = _run(fw, "none" if wl == "import" else wl, n_train, threads, args.busy)
                 raw.setdefault((key, wl), [])
                 if r:
                     raw[(key, wl)].append(r)
-                    if key == "fastconv" and wl == "imdb":
-                        epoch = r["fit_epoch_s"]
-                    elif key == "fastconv-1t" and epoch:
-                        raw.setdefault(("thread-pairs", wl), []).append(r["fit_epoch_s"] / epoch)
+                    if pair and key in ("fastconv", "fastconv-1t"):
+                        epochs[key] = r["fit_epoch_s"]
+            if len(epochs) == 2:
+                raw.setdefault(("thread-pairs", wl), []).append(
+                    epochs["fastconv-1t"] / epochs["fastconv"])
     for path in args.merge:
         with open(path) as f:
             for k, v in json.load(f).items():
@@ -273,8 +285,9 @@ def main(argv=None):
               f"{statistics.median(one) / statistics.median(two):.2f}x faster")
         pairs = raw.get(("thread-pairs", "imdb"), [])
         probe = raw.get(("gemm-scaling", "imdb"), [])
-        print(f"  per repeat (each {args.threads}-thread epoch with the 1-thread one right after "
-              f"it): {', '.join(f'{x:.2f}x' for x in pairs)}"
+        print(f"  per repeat (each {args.threads}-thread epoch with a 1-thread one beside it, "
+              f"taken after it, then before it, in turn): {', '.join(f'{x:.2f}x' for x in pairs)}"
+              + (f" (median {statistics.median(pairs):.2f}x)" if pairs else "")
               + (f"; the conv kernel alone at those moments: "
                  f"{', '.join(f'{x:.2f}x' for x in probe)}" if probe else ""))
     try:

@@ -129,6 +129,7 @@ class Optimizer:
         """Create the slot variables for `var_list` (model trainable weights, in order)."""
         if self.built:
             return
+        self._built_vars = list(var_list)
         self._var_ids = [id(v) for v in var_list]
         self._build_slots(list(var_list))
         self.built = True
@@ -157,11 +158,29 @@ class Optimizer:
         return grads
 
     def __getstate__(self):
-        # copies and pickles leave out the per-step fast paths (`_plans`): they hold views of
-        # this optimizer's arrays, which a copy would turn into arrays of their own
+        # Copies and pickles leave out the per-step fast paths (`_plans`): they hold views of
+        # this optimizer's arrays, which a copy would turn into arrays of their own. The maps
+        # keyed by id(variable) travel keyed by the variables themselves, so that a copy (of
+        # the model, say) finds its slots under its own variables' ids.
         state = self.__dict__.copy()
         state.pop("_plans", None)
+        by_id = {id(v): v for v in state.get("_built_vars", ())}
+        state["_slot_map"] = [(by_id[i], kind, slot) for (i, kind), slot
+                              in self._slot_map.items() if i in by_id]
+        if "_var_ids" in state:
+            state["_var_ids"] = [by_id[i] for i in self._var_ids if i in by_id]
+        if "_deferred" in state:
+            state["_deferred"] = [(by_id[i], d) for i, d in self._deferred.items() if i in by_id]
         return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state["_slot_map"] = {(id(v), kind): slot for v, kind, slot in state["_slot_map"]}
+        if "_var_ids" in state:
+            state["_var_ids"] = [id(v) for v in state["_var_ids"]]
+        if "_deferred" in state:
+            state["_deferred"] = {id(v): d for v, d in state["_deferred"]}
+        self.__dict__.update(state)
 
     def apply_gradients(self, grads_and_vars):
         grads, variables = zip(*grads_and_vars)

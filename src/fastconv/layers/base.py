@@ -440,6 +440,18 @@ class Layer:
     def _release_buffers(self):
         self._buffers.clear()
 
+    # Scratch kept between a training forward and its backward (activations, ids).
+    _STEP_STATE = ("_cache", "_ids_cache")
+
+    def __getstate__(self):
+        # copies and pickles take the weights and settings, not the per-thread scratch buffers
+        # or the last step's activations (views of those buffers)
+        state = self.__dict__.copy()
+        state["_buffers"] = {}
+        for key in self._STEP_STATE:
+            state.pop(key, None)
+        return state
+
     # ---- config -----------------------------------------------------------------------------
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,

@@ -136,6 +136,15 @@ class Trainer:
         self.history = None
         self._compile_config = None
 
+    def __getstate__(self):
+        # copy.deepcopy and pickle: the weights, optimizer state and settings travel; the thread
+        # governors (per Python thread), the batch buffers and the fused Embedding -> Conv1D
+        # steps (per-thread row numbering) are rebuilt by the copy when it first runs
+        state = self.__dict__.copy()
+        for key in ("_governors", "_data_buffers", "_pairs", "_fused_at"):
+            state.pop(key, None)
+        return state
+
     # ---- compile ----------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
