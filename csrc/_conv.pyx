@@ -158,6 +158,42 @@ def any_overlap(tuple outs, tuple ins):
     return False
 
 
+cdef object _F32 = np.dtype(np.float32)
+cdef object _F64 = np.dtype(np.float64)
+cdef int _READY = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED
+cdef int _READY_OUT = _READY | cnp.NPY_ARRAY_WRITEABLE
+
+
+# The fast paths' questions about one array (fastconv.ops._checks keeps the same functions in
+# Python as their reference, and tests hold the two to the same answers): a few dozen per
+# training step, each a handful of C tests here instead of Python attribute lookups and a
+# flags object.
+def ready_dtype(a):
+    """a.dtype when `a` is an exact ndarray of float32/float64, else None."""
+    if type(a) is not cnp.ndarray:
+        return None
+    dt = <object>cnp.PyArray_DESCR(<cnp.ndarray>a)
+    return dt if dt is _F32 or dt is _F64 else None
+
+
+def ready(a, dtype, ndim):
+    """`a` is an exact ndarray of `dtype` and rank `ndim`, C-contiguous and aligned."""
+    if type(a) is not cnp.ndarray or <object>cnp.PyArray_DESCR(<cnp.ndarray>a) is not dtype:
+        return False
+    if cnp.PyArray_NDIM(<cnp.ndarray>a) != ndim:
+        return False
+    return cnp.PyArray_FLAGS(<cnp.ndarray>a) & _READY == _READY
+
+
+def ready_out(out, shape, dtype):
+    """`out` needs no check_out / output() error: right shape and dtype, writeable, C, aligned."""
+    if type(out) is not cnp.ndarray or <object>cnp.PyArray_DESCR(<cnp.ndarray>out) is not dtype:
+        return False
+    if out.shape != shape:
+        return False
+    return cnp.PyArray_FLAGS(<cnp.ndarray>out) & _READY_OUT == _READY_OUT
+
+
 cdef inline int _chunk(ptrdiff_t row_elems, ptrdiff_t itemsize) noexcept nogil:
     cdef ptrdiff_t rows = _CHUNK_BYTES // max(row_elems * itemsize, 1)
     # whole register blocks, at least a few of them

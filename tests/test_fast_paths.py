@@ -3,6 +3,8 @@ embedding gradient and RMSprop update, and the optimizers' per-step Adam / RMSpr
 
 Oracle: the public dense ops (`embedding_backward`, `rmsprop_update`), themselves held against
 the float64 NumPy reference elsewhere; here equality is bitwise (`tobytes`), for any threads.
+The compiled array questions of the ops' argument fast paths (`ready`, `ready_out`,
+`ready_dtype`) are held to their Python definitions in fastconv.ops._checks.
 """
 import numpy as np
 import pytest
@@ -289,3 +291,54 @@ def test_rmsprop_deferred_decay_reaches_fixed_point(rng, dtype):
     if dtype == "float32":  # reached the subnormal fixed point of v = 0.9*v
         tiny = np.delete(vel, [0, 1, 2, 20], axis=0)
         assert np.all((tiny > 0) & (tiny < np.finfo(np.float32).tiny))
+
+
+# ---- the compiled array questions of the argument fast paths ------------------------------
+def _arrays():
+    """Arrays the fast paths may be asked about: every layout, flag and type that changes an
+    answer, and things that are not arrays at all."""
+    base = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    readonly = base.copy()
+    readonly.flags.writeable = False
+    raw = np.zeros(24 * 4 + 1, np.uint8)
+    misaligned = raw[1:].view(np.float32).reshape(2, 3, 4)
+    out = [base, base.astype(np.float64), base.astype(np.int32), base.astype(">f4"),
+           base.astype(np.float16), np.asfortranarray(base), base[:, :, ::2], base[:1],
+           base.reshape(6, 4), base.reshape(24), np.float32(1.0).reshape(()), readonly,
+           misaligned, np.ma.masked_array(base), base.T,
+           np.zeros((0, 3, 4), np.float32), np.zeros((2, 0, 4), np.float64),
+           np.empty((2, 3, 4), np.float32)[:, :, :]]
+    subclass = type("Sub", (np.ndarray,), {})
+    out.append(base.view(subclass))
+    out += [None, 1.0, [[1.0]], "x", base.tolist()]
+    return out
+
+
+def _dtypes():
+    return [np.dtype(np.float32), np.dtype(np.float64), np.dtype(">f4"), np.dtype(np.int32),
+            np.float32, "float32", None]
+
+
+def test_compiled_ready_answers_as_the_python_definition():
+    from fastconv._ext import _conv
+    from fastconv.ops import _checks
+    for a in _arrays():
+        assert _conv.ready_dtype(a) is _checks.py_ready_dtype(a)
+        for dt in _dtypes():
+            for ndim in (0, 1, 2, 3, 4, np.int64(3), 3.0, 2**70, None):
+                assert _conv.ready(a, dt, ndim) == _checks.py_ready(a, dt, ndim), (a, dt, ndim)
+            shapes = [(2, 3, 4), (2, 3, 2), (1, 3, 4), (24,), (6, 4), (), [2, 3, 4],
+                      (np.int64(2), 3, 4), (2.0, 3, 4), (2**70, 3, 4), (0, 3, 4), None]
+            if isinstance(a, np.ndarray):
+                shapes.append(a.shape)
+            for shape in shapes:
+                assert _conv.ready_out(a, shape, dt) == _checks.py_ready_out(a, shape, dt), \
+                    (a, shape, dt)
+
+
+def test_the_fast_paths_use_the_compiled_answers():
+    from fastconv._ext import _conv
+    from fastconv.ops import _checks, losses, pooling
+    assert _checks.ready is _conv.ready and _checks.ready_out is _conv.ready_out
+    assert _checks.ready_dtype is _conv.ready_dtype
+    assert pooling.ready is _conv.ready and losses.ready_dtype is _conv.ready_dtype

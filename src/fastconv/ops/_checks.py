@@ -461,7 +461,10 @@ _INT_MAX = 2**31 - 1
 _CONV_PADDINGS = ("valid", "same", "causal")
 
 
-def ready_dtype(a):
+# ready_dtype, ready and ready_out answer these for one array. The compiled versions
+# (fastconv._ext._conv) are the ones used; these Python ones define the answers, and
+# tests/test_fast_paths.py holds the compiled ones to them.
+def py_ready_dtype(a):
     """a.dtype when `a` is an exact ndarray of float32/float64, else None."""
     if type(a) is not _NDARRAY:
         return None
@@ -469,7 +472,7 @@ def ready_dtype(a):
     return dt if dt is _F32 or dt is _F64 else None
 
 
-def ready(a, dtype, ndim):
+def py_ready(a, dtype, ndim):
     """`a` is an exact ndarray of `dtype` and rank `ndim`, C-contiguous and aligned."""
     if type(a) is not _NDARRAY or a.dtype is not dtype or a.ndim != ndim:
         return False
@@ -477,12 +480,15 @@ def ready(a, dtype, ndim):
     return f.c_contiguous and f.aligned
 
 
-def ready_out(out, shape, dtype):
+def py_ready_out(out, shape, dtype):
     """`out` needs no check_out / output() error: right shape and dtype, writeable, C, aligned."""
     if type(out) is not _NDARRAY or out.dtype is not dtype or out.shape != shape:
         return False
     f = out.flags
     return f.c_contiguous and f.writeable and f.aligned
+
+
+from .._ext._conv import ready, ready_dtype, ready_out  # noqa: E402
 
 
 def _ready_geometry(strides, padding, dilation_rate, groups):
