@@ -444,10 +444,12 @@ class Layer:
     _STEP_STATE = ("_cache", "_ids_cache")
 
     def __getstate__(self):
-        # copies and pickles take the weights and settings, not the per-thread scratch buffers
-        # or the last step's activations (views of those buffers)
+        # copies and pickles take the weights and settings, not the per-thread scratch buffers,
+        # the last step's activations (views of those buffers) or its gradients (kept by
+        # id(variable): a copy's variables have ids of their own)
         state = self.__dict__.copy()
         state["_buffers"] = {}
+        state["_grads"] = {}
         for key in self._STEP_STATE:
             state.pop(key, None)
         return state
