@@ -5,6 +5,7 @@ with slots in Keras' order, so optimizer state moves to and from `.weights.h5` f
 in place through `fastconv.ops.{sgd,rmsprop,adam}_update`.
 """
 import contextlib
+import copy
 import itertools
 import math
 import numbers
@@ -157,11 +158,18 @@ class Optimizer:
                 return [g * (self.global_clipnorm / n) for g in grads]
         return grads
 
+    def _join_background(self):
+        """Wait for any table row update still running on the background thread."""
+        for deferred in self.__dict__.get("_deferred", {}).values():
+            deferred.join()
+
     def __getstate__(self):
-        # Copies and pickles leave out the per-step fast paths (`_plans`): they hold views of
-        # this optimizer's arrays, which a copy would turn into arrays of their own. The maps
-        # keyed by id(variable) travel keyed by the variables themselves, so that a copy (of
-        # the model, say) finds its slots under its own variables' ids.
+        # Copies and pickles wait for a background row update (the table must be whole), and
+        # leave out the per-step fast paths (`_plans`): they hold views of this optimizer's
+        # arrays, which a copy would turn into arrays of their own. The maps keyed by
+        # id(variable) travel keyed by the variables themselves, so that a copy finds its
+        # slots under the ids of its variables.
+        self._join_background()
         state = self.__dict__.copy()
         state.pop("_plans", None)
         by_id = {id(v): v for v in state.get("_built_vars", ())}
@@ -173,8 +181,25 @@ class Optimizer:
             state["_deferred"] = [(by_id[i], d) for i, d in self._deferred.items() if i in by_id]
         return state
 
+    def __deepcopy__(self, memo):
+        # The model's variables are not the optimizer's own. A copy of the optimizer alone
+        # keeps them, so it can be put back on the same model (a snapshot of its state); in a
+        # copy of the whole model they are the model copy's variables, copied before the
+        # optimizer (they come first in the model).
+        state = self.__getstate__()
+        local = dict(memo)
+        for v in state.get("_built_vars", ()):
+            local.setdefault(id(v), v)
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__setstate__(copy.deepcopy(state, local))
+        return new
+
     def __setstate__(self, state):
         state = dict(state)
+        if isinstance(state["_slot_map"], dict):     # written before the maps travelled keyed
+            self.__dict__.update(state)              # by variable (their ids are stale then)
+            return
         state["_slot_map"] = {(id(v), kind): slot for v, kind, slot in state["_slot_map"]}
         if "_var_ids" in state:
             state["_var_ids"] = [id(v) for v in state["_var_ids"]]
@@ -233,8 +258,7 @@ class Optimizer:
             yield
         finally:
             self._background = False
-            for deferred in self.__dict__.get("_deferred", {}).values():
-                deferred.join()
+            self._join_background()
 
     def _row_updates_ok(self):
         """True when `_update_rows` gives exactly `_update` of the dense gradient."""
@@ -436,6 +460,13 @@ class _DeferredDecay:
         self._token = None        # the name of the update sent to the background thread
         self._running = None      # and its arrays, kept alive until it is joined
         velocity._sync = self.catch_up
+
+    def __getstate__(self):
+        # a copy holds no job of its own: the running one, if any, finishes first
+        self.join()
+        state = self.__dict__.copy()
+        state["_token"] = state["_running"] = None
+        return state
 
     def join(self):
         """Wait for the update sent to the background thread, if one was."""

@@ -440,8 +440,9 @@ class Layer:
     def _release_buffers(self):
         self._buffers.clear()
 
-    # Scratch kept between a training forward and its backward (activations, ids).
-    _STEP_STATE = ("_cache", "_ids_cache")
+    # Scratch kept between a training forward and its backward (activations, masks, ids);
+    # subclasses add theirs.
+    _STEP_STATE = ("_cache",)
 
     def __getstate__(self):
         # copies and pickles take the weights and settings, not the per-thread scratch buffers,

@@ -59,6 +59,8 @@ class Embedding(Layer):
     (1, 3, 4)
     """
 
+    _STEP_STATE = Layer._STEP_STATE + ("_ids_cache",)
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
                  weights=None, lora_rank=None, lora_alpha=None, quantization_config=None,
@@ -148,6 +150,13 @@ class Embedding(Layer):
         self._row_grad = self._own_row_grad = RowGradient(self, self.embeddings, count, rows,
                                                           values, pos)
         return None
+
+    def __getstate__(self):
+        # the last step's table gradient and its row numbering go together: a copy starts
+        # with neither (a clean numbering array is made at its first backward)
+        state = super().__getstate__()
+        state["_row_pos"] = state["_row_grad"] = state["_own_row_grad"] = None
+        return state
 
     def _set_row_gradient(self, grad):
         """Hand over a step's table gradient computed elsewhere (the Embedding -> Conv1D step

@@ -11,6 +11,7 @@ __all__ = ["MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D", "Global
 
 class _Pooling1D(Layer):
     _op = None
+    _STEP_STATE = Layer._STEP_STATE + ("_x",)
 
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None,
                  **kwargs):
@@ -127,6 +128,7 @@ class AveragePooling1D(_Pooling1D):
 
 class _GlobalPooling1D(Layer):
     _op = None
+    _STEP_STATE = Layer._STEP_STATE + ("_x", "_m", "_denom")
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)

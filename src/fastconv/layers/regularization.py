@@ -22,6 +22,8 @@ class Dropout(Layer):
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
 
+    _STEP_STATE = Layer._STEP_STATE + ("_keep",)
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \

@@ -17,6 +17,8 @@ class Flatten(Layer):
     (2, 176)
     """
 
+    _STEP_STATE = Layer._STEP_STATE + ("_shape",)
+
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = standardize_data_format(data_format)

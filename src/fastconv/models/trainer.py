@@ -140,6 +140,9 @@ class Trainer:
         # copy.deepcopy and pickle: the weights, optimizer state and settings travel; the thread
         # governors (per Python thread), the batch buffers and the fused Embedding -> Conv1D
         # steps (per-thread row numbering) are rebuilt by the copy when it first runs
+        join = getattr(self.__dict__.get("optimizer"), "_join_background", None)
+        if join is not None:    # a table row update still running: the copy takes it whole
+            join()
         state = self.__dict__.copy()
         for key in ("_governors", "_data_buffers", "_pairs", "_fused_at"):
             state.pop(key, None)
