@@ -166,19 +166,18 @@ class Optimizer:
     def __getstate__(self):
         # Copies and pickles wait for a background row update (the table must be whole), and
         # leave out the per-step fast paths (`_plans`): they hold views of this optimizer's
-        # arrays, which a copy would turn into arrays of their own. The maps keyed by
-        # id(variable) travel keyed by the variables themselves, so that a copy finds its
-        # slots under the ids of its variables.
+        # arrays, which a copy would turn into arrays of their own. What is keyed by
+        # id(variable) travels without the ids (the slot map as (variable, kind, slot), the
+        # deferred decays with their own variable), and a copy keys it by its variables' ids.
         self._join_background()
         state = self.__dict__.copy()
         state.pop("_plans", None)
+        state.pop("_var_ids", None)
         by_id = {id(v): v for v in state.get("_built_vars", ())}
         state["_slot_map"] = [(by_id[i], kind, slot) for (i, kind), slot
                               in self._slot_map.items() if i in by_id]
-        if "_var_ids" in state:
-            state["_var_ids"] = [by_id[i] for i in self._var_ids if i in by_id]
         if "_deferred" in state:
-            state["_deferred"] = [(by_id[i], d) for i, d in self._deferred.items() if i in by_id]
+            state["_deferred"] = list(self._deferred.values())
         return state
 
     def __deepcopy__(self, memo):
@@ -201,10 +200,10 @@ class Optimizer:
             self.__dict__.update(state)              # by variable (their ids are stale then)
             return
         state["_slot_map"] = {(id(v), kind): slot for v, kind, slot in state["_slot_map"]}
-        if "_var_ids" in state:
-            state["_var_ids"] = [id(v) for v in state["_var_ids"]]
+        if "_built_vars" in state:
+            state["_var_ids"] = [id(v) for v in state["_built_vars"]]
         if "_deferred" in state:
-            state["_deferred"] = {id(v): d for v, d in state["_deferred"]}
+            state["_deferred"] = {id(d.var): d for d in state["_deferred"]}
         self.__dict__.update(state)
 
     def apply_gradients(self, grads_and_vars):

@@ -145,6 +145,16 @@ class Variable:
     def numpy(self):
         return self.value.copy()
 
+    def __setstate__(self, state):
+        # An unpickled array's dtype equals NumPy's built-in one but is another object; the
+        # kernels' argument fast paths test dtypes by identity, so a model loaded from a pickle
+        # would run every step on the slower fully checked paths. Same bytes, built-in dtype.
+        value = state.get("_value")
+        if isinstance(value, np.ndarray) and not value.dtype.isbuiltin and \
+                value.dtype.isnative and np.dtype(value.dtype.type) == value.dtype:
+            state = dict(state, _value=value.view(np.dtype(value.dtype.type)))
+        self.__dict__.update(state)
+
     def assign(self, value):
         value = np.asarray(value)
         if value.shape != self._value.shape:
